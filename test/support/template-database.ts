@@ -1,0 +1,15 @@
+import pg from 'pg';
+
+/** Creates `vigil_template_<pid>`, migrated to the latest schema, for test files to copy. */
+export async function prepareTemplateDatabase(adminUrl: string): Promise<string> {
+  const name = `vigil_template_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${name}`);
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return name;
+}
