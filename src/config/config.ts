@@ -15,16 +15,14 @@ function positiveInt(what: string) {
   return z.coerce.number({ message: what }).int(what).positive(what);
 }
 
-const databaseUrlSchema = z
-  .string()
-  .refine((value) => {
-    try {
-      const url = new URL(value);
-      return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
-    } catch {
-      return false;
-    }
-  }, 'a postgres:// or postgresql:// connection URL');
+const databaseUrlSchema = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
+  } catch {
+    return false;
+  }
+}, 'a postgres:// or postgresql:// connection URL');
 
 const envSchema = z.object({
   DATABASE_URL: databaseUrlSchema.optional(),

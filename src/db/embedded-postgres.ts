@@ -191,7 +191,11 @@ export async function startEmbeddedPostgres(
 
   const binaries = await loadBinaries();
   if (!state) {
-    state = { port: await freePort(), user: 'vigil', password: randomBytes(18).toString('base64url') };
+    state = {
+      port: await freePort(),
+      user: 'vigil',
+      password: randomBytes(18).toString('base64url'),
+    };
     await rm(dataDir, { recursive: true, force: true });
     await initdb(binaries, dataDir, state, ids);
   } else {

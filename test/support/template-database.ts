@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { migrate } from '../../src/db/migrate.ts';
 
 /** Creates `vigil_template_<pid>`, migrated to the latest schema, for test files to copy. */
 export async function prepareTemplateDatabase(adminUrl: string): Promise<string> {
@@ -11,5 +12,8 @@ export async function prepareTemplateDatabase(adminUrl: string): Promise<string>
   } finally {
     await admin.end();
   }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await migrate(url.toString());
   return name;
 }
