@@ -2,26 +2,56 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { MigrationFile } from '../db/migrate.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { ApiContext } from './context.ts';
+import { registerErrorHandling } from './errors.ts';
 import { registerHealthRoutes } from './health.ts';
+import { openApiDocument } from './openapi.ts';
+import { requireApiKey } from './request.ts';
+import { registerHookRoutes } from './routes/hooks.ts';
+import { registerRunRoutes } from './routes/runs.ts';
+import { registerWorkflowRoutes } from './routes/workflows.ts';
 
-export interface ApiDependencies {
+export interface ServerDependencies {
   logger: Logger;
   pool: pg.Pool;
   migrations: MigrationFile[];
+  /** The run API and webhooks; without it the server only answers the health probes. */
+  api?: ApiContext;
+  version?: string;
 }
 
-/** The HTTP server: health probes now, the REST API and webhooks as they arrive. */
-export async function buildServer(deps: ApiDependencies): Promise<FastifyInstance> {
+/** The HTTP server: health probes, the REST API under /api, webhooks under /hooks. */
+export async function buildServer(deps: ServerDependencies): Promise<FastifyInstance> {
+  // Fastify logs each request at info; at thousands of runs a second those lines would be most of the
+  // log, so the HTTP logger shows them only when LOG_LEVEL asks for debug.
+  const verbose = deps.logger.level === 'debug' || deps.logger.level === 'trace';
+  const httpLogger = deps.logger.child(
+    { component: 'http' },
+    { level: verbose ? deps.logger.level : 'warn' },
+  );
   const app = Fastify({
-    loggerInstance: deps.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: httpLogger as FastifyBaseLogger,
     // Each request gets a child logger with its id; responses carry it for support.
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
+    bodyLimit: deps.api?.maxPayloadBytes ?? 1024 * 1024,
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  registerErrorHandling(app);
   registerHealthRoutes(app, deps);
+  if (deps.api) {
+    const api = deps.api;
+    const document = openApiDocument(deps.version ?? '0.0.0');
+    app.get('/openapi.json', async () => document);
+    await app.register(async (scope) => {
+      scope.addHook('onRequest', requireApiKey(api));
+      registerWorkflowRoutes(scope, api);
+      registerRunRoutes(scope, api);
+    });
+    registerHookRoutes(app, api);
+  }
   await app.ready();
   return app;
 }

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/config.ts';
 import { isVigilError } from '../errors.ts';
 import { createLogger } from '../observability/logger.ts';
 import { doctor } from './doctor.ts';
+import { registerKeyCommands } from './keys.ts';
 import { migrateCommand } from './migrate.ts';
 import { start } from './start.ts';
 
@@ -37,6 +38,8 @@ program
   .action(async () => {
     process.exitCode = await doctor();
   });
+
+registerKeyCommands(program);
 
 try {
   await program.parseAsync(process.argv);
