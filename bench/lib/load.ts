@@ -19,7 +19,8 @@ export interface LoadOptions {
   /** Base URL on 127.0.0.1 only; the load never leaves this machine. */
   origin: string;
   path: string;
-  body: string;
+  /** The request body, or a function of the request's sequence number (0, 1, 2, ...). */
+  body: string | ((sequence: number) => string);
   clients: number;
   durationMs: number;
   /** Stops early after this many requests, whatever the time: loops are bounded twice. */
@@ -48,14 +49,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   async function client(): Promise<void> {
     while (performance.now() < deadline && sent < maxRequests) {
-      sent++;
+      const sequence = sent++;
+      const body = typeof options.body === 'string' ? options.body : options.body(sequence);
       const t0 = performance.now();
       try {
         const response = await pool.request({
           method: 'POST',
           path: options.path,
           headers: { 'content-type': 'application/json' },
-          body: options.body,
+          body,
         });
         const text = await response.body.text();
         const problem = options.check?.(response.statusCode, text);
