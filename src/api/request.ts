@@ -8,10 +8,14 @@ import type { ApiContext } from './context.ts';
 export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, part: string): T {
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => ({
-    field: [part, ...issue.path.map(String)].join('.'),
-    message: issue.message,
-  }));
+  const problems = parsed.error.issues.flatMap((issue) => {
+    const at = [part, ...issue.path.map(String)];
+    // An unknown key is named as the field itself, so a client can point at it.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: [...at, key].join('.'), message: 'unknown field' }));
+    }
+    return [{ field: at.join('.'), message: issue.message }];
+  });
   throw new VigilError(
     'REQUEST_INVALID',
     problems.map((p) => `${p.field}: ${p.message}`).join('; '),

@@ -20,6 +20,8 @@ export interface ServerDependencies {
   version?: string;
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** The HTTP server: health probes, the REST API under /api, webhooks under /hooks. */
 export async function buildServer(deps: ServerDependencies): Promise<FastifyInstance> {
   // Fastify logs each request at info; at thousands of runs a second those lines would be most of the
@@ -31,14 +33,24 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
   );
   const app = Fastify({
     loggerInstance: httpLogger as FastifyBaseLogger,
-    // Each request gets a child logger with its id; responses carry it for support.
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // Each request gets a child logger with its id; responses carry it for support. A caller's own
+    // x-request-id is kept when it is a plausible id, so traces join up across services.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    },
     bodyLimit: deps.api?.maxPayloadBytes ?? 1024 * 1024,
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // JSON bodies under any JSON media type (application/cloudevents+json, ...), parsed as JSON is.
+  app.addContentTypeParser(
+    /^application\/[\w.-]+\+json\s*(;|$)/i,
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
   registerErrorHandling(app);
   registerHealthRoutes(app, deps);
   if (deps.api) {

@@ -1,16 +1,14 @@
-import type pg from 'pg';
 import { isVigilError, VigilError } from '../errors.ts';
 import type { NodeServices } from '../nodes/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import { finalizeRun } from '../runs/finalize-run.ts';
-import { recordSteps } from '../runs/record-steps.ts';
+import type { RunWriter } from '../runs/run-writer.ts';
 import type { FinalRunStatus, RunLease, StepRecord } from '../runs/types.ts';
 import type { CompiledNode, CompiledWorkflow } from '../workflows/graph.ts';
 import { resolveTemplates, type TemplateScope } from '../workflows/templates.ts';
 import { backoffDelayMs, isRetryable, sleep } from './retry.ts';
 
 export interface ExecuteRunDeps {
-  pool: pg.Pool;
+  writer: RunWriter;
   logger: Logger;
   services: NodeServices;
   maxPayloadBytes: number;
@@ -127,7 +125,7 @@ export async function executeRun(deps: ExecuteRunDeps, run: RunToExecute): Promi
       // Is this the run's last write? Then it goes with the finalize, in one commit.
       const next = stop ? [] : readyNodes(workflow, settled, running, pending);
       if (running.size === 0 && next.length === 0) break;
-      const committed = await recordSteps(deps.pool, lease, pending);
+      const committed = await deps.writer.recordSteps(lease, pending);
       pending = [];
       if (!committed.leased) return lost(log);
       if (committed.cancelRequested) stop ??= cancelled();
@@ -136,7 +134,7 @@ export async function executeRun(deps: ExecuteRunDeps, run: RunToExecute): Promi
     const status: FinalRunStatus = stop ? stop.status : 'success';
     const output = stop ? null : runOutput(workflow, settled);
     const error = stop ? { code: stop.code, message: stop.message } : null;
-    const finalized = await finalizeRun(deps.pool, lease, {
+    const finalized = await deps.writer.finalize(lease, {
       status,
       outputJson: output === null ? null : JSON.stringify(output),
       errorCode: error?.code ?? null,

@@ -5,9 +5,9 @@ import { messageOf } from '../errors.ts';
 import type { NodeServices } from '../nodes/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import { claimRuns, loadRunContext, renewLeases } from '../runs/claim-runs.ts';
-import { finalizeRun } from '../runs/finalize-run.ts';
 import { uuidv7 } from '../runs/ids.ts';
 import { loadCommittedSteps } from '../runs/record-steps.ts';
+import type { RunWriter } from '../runs/run-writer.ts';
 import { RUNS_CHANNEL } from '../runs/start-run.ts';
 import type { RunLease } from '../runs/types.ts';
 import type { CompiledWorkflow } from '../workflows/graph.ts';
@@ -16,6 +16,7 @@ import type { WorkflowCache } from './workflow-cache.ts';
 
 export interface RunWorkerOptions {
   pool: pg.Pool;
+  writer: RunWriter;
   /** For LISTEN: a connection string, since LISTEN needs a connection of its own. */
   databaseUrl: string;
   logger: Logger;
@@ -190,12 +191,14 @@ export class RunWorker {
     } catch (error) {
       this.log.error({ err: error, runId: lease.runId }, 'could not resume run');
       const message = `The run could not be started: ${messageOf(error)}`;
-      await finalizeRun(pool, lease, {
-        status: 'error',
-        outputJson: null,
-        errorCode: 'RUN_START_FAILED',
-        errorMessage: message,
-      }).catch(() => undefined);
+      await this.options.writer
+        .finalize(lease, {
+          status: 'error',
+          outputJson: null,
+          errorCode: 'RUN_START_FAILED',
+          errorMessage: message,
+        })
+        .catch(() => undefined);
       this.announce({
         runId: lease.runId,
         status: 'error',
@@ -215,9 +218,9 @@ export class RunWorker {
     const cancel = new AbortController();
     if (cancelRequested) cancel.abort();
     this.active.set(lease.runId, { lease, cancel });
-    const { pool, logger, services, maxPayloadBytes, runTimeoutMs } = this.options;
+    const { writer, logger, services, maxPayloadBytes, runTimeoutMs } = this.options;
     executeRun(
-      { pool, logger, services, maxPayloadBytes, runTimeoutMs },
+      { writer, logger, services, maxPayloadBytes, runTimeoutMs },
       { lease, workflow, startedAt, settled, cancelSignal: cancel.signal },
     )
       .catch((error): RunOutcome => {

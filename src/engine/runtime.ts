@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { ApiContext } from '../api/context.ts';
 import type { Config } from '../config/config.ts';
 import type { Logger } from '../observability/logger.ts';
+import { RunWriter } from '../runs/run-writer.ts';
 import { RunLauncher } from '../triggers/launch-run.ts';
 import { WebhookTargets } from '../triggers/webhook-targets.ts';
 import { RunWorker } from './run-worker.ts';
@@ -28,8 +29,10 @@ export function createEngineRuntime(options: {
   const { config, pool, logger } = options;
   const sandbox = createCodeSandbox();
   const workflows = new WorkflowCache(pool);
+  const writer = new RunWriter(pool);
   const worker = new RunWorker({
     pool,
+    writer,
     databaseUrl: options.databaseUrl,
     logger,
     services: { sandbox, limits: { maxPayloadBytes: config.maxPayloadBytes } },
@@ -42,6 +45,7 @@ export function createEngineRuntime(options: {
   });
   const launcher = new RunLauncher({
     pool,
+    writer,
     worker,
     workflows,
     maxPayloadBytes: config.maxPayloadBytes,

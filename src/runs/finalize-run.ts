@@ -1,28 +1,36 @@
 import type pg from 'pg';
-import { STEP_COLUMNS, STEP_VALUES, stepRowsFrom, stepRowsJson } from './step-rows.ts';
+import { STEP_COLUMNS, STEP_RECORD_COLUMNS, stepRowsJson } from './step-rows.ts';
 import type { FinalRunStatus, RunLease, StepRecord } from './types.ts';
 
 const FINALIZE = `
-  with lease as (
-    select id from workflow_executions
-    where id = $1 and organization_id = $2 and lease_epoch = $3 and status = 'running'
-    for update
+  with f as (
+    select * from jsonb_to_recordset($1::jsonb) as f(
+      id uuid, organization_id uuid, epoch bigint, status text, output jsonb, error_code text,
+      error_message text)
+  ), lease as (
+    select e.id from workflow_executions e
+    join f on f.id = e.id and f.organization_id = e.organization_id and f.epoch = e.lease_epoch
+    where e.status = 'running'
+    for update of e
+  ), s as (
+    select * from jsonb_to_recordset($2::jsonb) as s(${STEP_RECORD_COLUMNS})
   ), inserted as (
     insert into workflow_execution_logs (${STEP_COLUMNS})
-    select $2, $1, ${STEP_VALUES}
-    from ${stepRowsFrom('$4')}
-    where exists (select 1 from lease)
+    select s.organization_id, s.execution_id, s.node_id, s.node_type, s.status, s.input, s.output,
+      s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
+    from s
+    where s.execution_id in (select id from lease)
     on conflict (execution_id, node_id) do nothing
     returning 1
   )
   update workflow_executions e
-  set status = $5, output = $6::jsonb, error_code = $7, error_message = $8,
-      completed_at = now(),
+  set status = f.status, output = f.output, error_code = f.error_code,
+      error_message = f.error_message, completed_at = now(),
       duration_ms = greatest(0, round(extract(epoch from now() - e.started_at) * 1000))::bigint,
       lease_owner = null, lease_expires_at = null
-  from lease
-  where e.id = lease.id
-  returning e.status`;
+  from f
+  where e.id = f.id and e.id in (select id from lease)
+  returning e.id`;
 
 export interface FinalizeParams {
   status: FinalRunStatus;
@@ -34,29 +42,48 @@ export interface FinalizeParams {
   steps?: readonly StepRecord[];
 }
 
+export interface FinalizeItem {
+  lease: RunLease;
+  params: FinalizeParams;
+}
+
 /**
- * Ends a run: one UPDATE that also inserts the final step rows, guarded by the lease epoch and by the
- * status still being `running`, so a run is finalized exactly once even if two workers race after a
- * lease expired. Returns false when this worker no longer held the run.
+ * Ends runs: one UPDATE that also inserts their final step rows, guarded by each lease epoch and by the
+ * status still being `running`, so a run is finalized exactly once even if two workers race after a lease
+ * expired. Returns, per item, false when this worker no longer held the run.
  */
+export async function finalizeRuns(
+  db: pg.Pool,
+  items: readonly FinalizeItem[],
+): Promise<boolean[]> {
+  const runs = items.map(({ lease, params }) => {
+    const row = JSON.stringify({
+      id: lease.runId,
+      organization_id: lease.organizationId,
+      epoch: lease.epoch,
+      status: params.status,
+      error_code: params.errorCode ?? null,
+      error_message: params.errorMessage ?? null,
+    });
+    return `${row.slice(0, -1)},"output":${params.outputJson ?? 'null'}}`;
+  });
+  const steps = items
+    .map(({ lease, params }) => stepRowsJson(lease, params.steps ?? []))
+    .filter(Boolean);
+  const result = await db.query<{ id: string }>({
+    name: 'vigil_finalize_runs',
+    text: FINALIZE,
+    values: [`[${runs.join(',')}]`, `[${steps.join(',')}]`],
+  });
+  const done = new Set(result.rows.map((row) => row.id));
+  return items.map((item) => done.has(item.lease.runId));
+}
+
 export async function finalizeRun(
   db: pg.Pool,
   lease: RunLease,
   params: FinalizeParams,
 ): Promise<boolean> {
-  const result = await db.query({
-    name: 'vigil_finalize_run',
-    text: FINALIZE,
-    values: [
-      lease.runId,
-      lease.organizationId,
-      lease.epoch,
-      stepRowsJson(params.steps ?? []),
-      params.status,
-      params.outputJson,
-      params.errorCode ?? null,
-      params.errorMessage ?? null,
-    ],
-  });
-  return result.rowCount === 1;
+  const [done] = await finalizeRuns(db, [{ lease, params }]);
+  return done === true;
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
 import { VigilError } from '../errors.ts';
 import type { RunStatus } from './types.ts';
 
@@ -173,29 +174,4 @@ export async function listRuns(
   const nextCursor =
     result.rows.length > params.limit && last ? encodeCursor(last.cursor_at, last.id) : null;
   return { items: rows.map((row) => toRunView(row, false)), nextCursor };
-}
-
-function encodeCursor(at: string, id: string): string {
-  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(parsed) &&
-      typeof parsed[0] === 'string' &&
-      /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/.test(parsed[0]) &&
-      typeof parsed[1] === 'string' &&
-      /^[0-9a-f-]{36}$/i.test(parsed[1])
-    ) {
-      return [parsed[0], parsed[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new VigilError(
-    'CURSOR_INVALID',
-    'The cursor is not one this API handed out; start without it',
-  );
 }

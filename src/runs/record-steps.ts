@@ -1,23 +1,28 @@
 import type pg from 'pg';
-import { STEP_COLUMNS, STEP_VALUES, stepRowsFrom, stepRowsJson } from './step-rows.ts';
+import { STEP_COLUMNS, STEP_RECORD_COLUMNS, stepRowsJson } from './step-rows.ts';
 import type { RunLease, StepRecord } from './types.ts';
 
 const RECORD_STEPS = `
-  with lease as (
-    select cancel_requested_at from workflow_executions
-    where id = $1 and organization_id = $2 and lease_epoch = $3 and status = 'running'
-    for share
+  with s as (
+    select * from jsonb_to_recordset($1::jsonb) as s(${STEP_RECORD_COLUMNS})
+  ), lease as (
+    select e.id, e.cancel_requested_at
+    from workflow_executions e
+    join (select distinct execution_id, organization_id, epoch from s) held
+      on held.execution_id = e.id and held.organization_id = e.organization_id
+     and held.epoch = e.lease_epoch
+    where e.status = 'running'
+    for share of e
   ), inserted as (
     insert into workflow_execution_logs (${STEP_COLUMNS})
-    select $2, $1, ${STEP_VALUES}
-    from ${stepRowsFrom('$4')}
-    where exists (select 1 from lease)
+    select s.organization_id, s.execution_id, s.node_id, s.node_type, s.status, s.input, s.output,
+      s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
+    from s
+    where s.execution_id in (select id from lease)
     on conflict (execution_id, node_id) do nothing
     returning 1
   )
-  select exists (select 1 from lease) as leased,
-         coalesce((select cancel_requested_at is not null from lease), false) as cancel_requested,
-         (select count(*) from inserted) as inserted`;
+  select lease.id, lease.cancel_requested_at is not null as cancel_requested from lease`;
 
 export interface RecordStepsResult {
   /** False when this worker no longer holds the run: another worker claimed it. Stop at once. */
@@ -25,25 +30,37 @@ export interface RecordStepsResult {
   cancelRequested: boolean;
 }
 
+export interface StepBatchItem {
+  lease: RunLease;
+  steps: readonly StepRecord[];
+}
+
 /**
- * Commits step rows, the checkpoint of a run: a step's dependants start only after this returns. The run
+ * Commits step rows, the checkpoint of a run: a step's dependants start only after this returns. Each run
  * row is share-locked and its lease epoch checked in the same statement, so a worker that lost its lease
  * writes nothing, and a worker claiming the run waits for this commit and then sees these steps. The
- * answer carries the run's cancellation flag for free, which is how cancellation reaches a worker in
- * another process at the next step boundary.
+ * answer carries each run's cancellation flag for free: that is how a cancel request made in another
+ * process reaches the worker, at the next step boundary. Any number of runs share the statement.
  */
-export async function recordSteps(
+export async function recordStepsBatch(
   db: pg.Pool,
-  lease: RunLease,
-  steps: readonly StepRecord[],
-): Promise<RecordStepsResult> {
-  const result = await db.query<{ leased: boolean; cancel_requested: boolean }>({
+  items: readonly StepBatchItem[],
+): Promise<RecordStepsResult[]> {
+  const result = await db.query<{ id: string; cancel_requested: boolean }>({
     name: 'vigil_record_steps',
     text: RECORD_STEPS,
-    values: [lease.runId, lease.organizationId, lease.epoch, stepRowsJson(steps)],
+    values: [
+      `[${items
+        .map((item) => stepRowsJson(item.lease, item.steps))
+        .filter(Boolean)
+        .join(',')}]`,
+    ],
   });
-  const row = result.rows[0];
-  return { leased: row?.leased === true, cancelRequested: row?.cancel_requested === true };
+  const held = new Map(result.rows.map((row) => [row.id, row.cancel_requested]));
+  return items.map((item) => ({
+    leased: held.has(item.lease.runId),
+    cancelRequested: held.get(item.lease.runId) === true,
+  }));
 }
 
 export interface CommittedStep {

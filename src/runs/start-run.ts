@@ -26,77 +26,114 @@ export type StartRunResult =
   | { created: true; runId: string; lease?: RunLease }
   | { created: false; runId: string };
 
-const insertRun = (queued: boolean) => `
-  with run as (
+const INSERT_RUNS = `
+  with input as (
+    select * from jsonb_to_recordset($1::jsonb) as r(
+      ord int, id uuid, organization_id uuid, workflow_id uuid, workflow_version bigint, status text,
+      trigger_type text, trigger_source text, api_key_id uuid, user_id uuid, client_ip inet,
+      client_country text, dispatch_key text, lease_owner text, lease_seconds double precision,
+      trigger_node_id text, trigger_node_type text, input jsonb)
+  ), run as (
     insert into workflow_executions (
       id, organization_id, workflow_id, workflow_version, status, trigger_type, trigger_source,
       api_key_id, user_id, client_ip, client_country, dispatch_key, input,
       started_at, lease_owner, lease_expires_at, lease_epoch)
-    values (
-      $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb,
-      ${queued ? 'null, null, null, 0' : 'now(), $14, now() + make_interval(secs => $15), 1'})
+    select id, organization_id, workflow_id, workflow_version, status, trigger_type, trigger_source,
+      api_key_id, user_id, client_ip, client_country, dispatch_key, input,
+      case when lease_owner is null then null else now() end,
+      lease_owner,
+      case when lease_owner is null then null else now() + make_interval(secs => lease_seconds) end,
+      case when lease_owner is null then 0 else 1 end
+    from input
+    order by ord
     on conflict (organization_id, dispatch_key) do nothing
-    returning id, organization_id
+    returning id, organization_id, status, input
+  ), trigger_step as (
+    insert into workflow_execution_logs (
+      organization_id, execution_id, node_id, node_type, status, output, attempt,
+      started_at, completed_at, duration_ms)
+    select run.organization_id, run.id, i.trigger_node_id, i.trigger_node_type, 'success', run.input,
+      1, now(), now(), 0
+    from run join input i on i.id = run.id
+    returning 1
   )
-  insert into workflow_execution_logs (
-    organization_id, execution_id, node_id, node_type, status, output, attempt,
-    started_at, completed_at, duration_ms)
-  select run.organization_id, run.id, $${queued ? 14 : 16}, $${queued ? 15 : 17}, 'success',
-    $13::jsonb, 1, now(), now(), 0
-  from run
-  returning execution_id${queued ? `, pg_notify('${RUNS_CHANNEL}', '')` : ''}`;
-
-const INSERT_LEASED = insertRun(false);
-const INSERT_QUEUED = insertRun(true);
+  select run.id, case when run.status = 'queued' then pg_notify('${RUNS_CHANNEL}', '') end
+  from run`;
 
 const FIND_BY_DISPATCH_KEY = `
   select id from workflow_executions where organization_id = $1 and dispatch_key = $2`;
 
+/** The JSON the batch statement reads; the trigger output is spliced in as already serialised. */
+function rowJson(params: StartRunParams, id: string, ord: number): string {
+  const a = params.attribution ?? {};
+  const row = JSON.stringify({
+    ord,
+    id,
+    organization_id: params.organizationId,
+    workflow_id: params.workflowId,
+    workflow_version: params.workflowVersion,
+    status: params.lease ? 'running' : 'queued',
+    trigger_type: params.trigger.type,
+    trigger_source: params.trigger.source,
+    api_key_id: a.apiKeyId ?? null,
+    user_id: a.userId ?? null,
+    client_ip: a.clientIp ?? null,
+    client_country: a.clientCountry ?? null,
+    dispatch_key: params.dispatchKey ?? null,
+    lease_owner: params.lease?.owner ?? null,
+    lease_seconds: params.lease?.seconds ?? null,
+    trigger_node_id: params.triggerNode.id,
+    trigger_node_type: params.triggerNode.type,
+  });
+  return `${row.slice(0, -1)},"input":${params.triggerOutputJson}}`;
+}
+
 /**
  * The one function that inserts into workflow_executions (ARCHITECTURE invariant 3). One statement, so
- * one commit: the run row, its trigger step and (for a queued run) the NOTIFY that wakes workers are
- * written together or not at all. A dispatch key already used in the organization returns the existing
- * run instead of starting a second one.
+ * one commit for any number of runs: each run row, its trigger step and (for a queued run) the NOTIFY
+ * that wakes workers are written together or not at all. A dispatch key already used in the organization
+ * returns the existing run instead of starting a second one.
  */
+export async function insertRuns(
+  db: pg.Pool | pg.PoolClient,
+  runs: readonly StartRunParams[],
+): Promise<StartRunResult[]> {
+  const ids = runs.map(() => uuidv7());
+  const json = `[${runs.map((params, index) => rowJson(params, ids[index] as string, index)).join(',')}]`;
+  const result = await db.query<{ id: string }>({
+    name: 'vigil_insert_runs',
+    text: INSERT_RUNS,
+    values: [json],
+  });
+  const created = new Set(result.rows.map((row) => row.id));
+  return Promise.all(
+    runs.map(async (params, index): Promise<StartRunResult> => {
+      const runId = ids[index] as string;
+      if (created.has(runId)) {
+        return params.lease
+          ? {
+              created: true,
+              runId,
+              lease: { runId, organizationId: params.organizationId, epoch: 1 },
+            }
+          : { created: true, runId };
+      }
+      const existing = await db.query<{ id: string }>(FIND_BY_DISPATCH_KEY, [
+        params.organizationId,
+        params.dispatchKey,
+      ]);
+      const id = existing.rows[0]?.id;
+      if (!id)
+        throw new Error('insertRuns: a run was not inserted and no run has its dispatch key');
+      return { created: false, runId: id };
+    }),
+  );
+}
+
 export async function startRun(
   db: pg.Pool | pg.PoolClient,
   params: StartRunParams,
 ): Promise<StartRunResult> {
-  const runId = uuidv7();
-  const a = params.attribution ?? {};
-  const values: unknown[] = [
-    runId,
-    params.organizationId,
-    params.workflowId,
-    params.workflowVersion,
-    params.lease ? 'running' : 'queued',
-    params.trigger.type,
-    params.trigger.source,
-    a.apiKeyId ?? null,
-    a.userId ?? null,
-    a.clientIp ?? null,
-    a.clientCountry ?? null,
-    params.dispatchKey ?? null,
-    params.triggerOutputJson,
-  ];
-  if (params.lease) values.push(params.lease.owner, params.lease.seconds);
-  values.push(params.triggerNode.id, params.triggerNode.type);
-
-  const result = await db.query({
-    name: params.lease ? 'vigil_start_run_leased' : 'vigil_start_run_queued',
-    text: params.lease ? INSERT_LEASED : INSERT_QUEUED,
-    values,
-  });
-  if (result.rowCount === 1) {
-    return params.lease
-      ? { created: true, runId, lease: { runId, organizationId: params.organizationId, epoch: 1 } }
-      : { created: true, runId };
-  }
-  const existing = await db.query<{ id: string }>(FIND_BY_DISPATCH_KEY, [
-    params.organizationId,
-    params.dispatchKey,
-  ]);
-  const id = existing.rows[0]?.id;
-  if (!id) throw new Error('startRun: insert returned nothing and no run has the dispatch key');
-  return { created: false, runId: id };
+  const [result] = await insertRuns(db, [params]);
+  return result as StartRunResult;
 }

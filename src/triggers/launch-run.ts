@@ -3,7 +3,7 @@ import { sleep } from '../engine/retry.ts';
 import type { RunFinished, RunWorker } from '../engine/run-worker.ts';
 import type { WorkflowCache } from '../engine/workflow-cache.ts';
 import { VigilError } from '../errors.ts';
-import { startRun } from '../runs/start-run.ts';
+import type { RunWriter } from '../runs/run-writer.ts';
 import type { Attribution, TriggerInfo } from '../runs/types.ts';
 
 export interface LaunchParams {
@@ -32,6 +32,7 @@ export class RunLauncher {
   constructor(
     private readonly deps: {
       pool: pg.Pool;
+      writer: RunWriter;
       worker: RunWorker;
       workflows: WorkflowCache;
       maxPayloadBytes: number;
@@ -40,7 +41,7 @@ export class RunLauncher {
   ) {}
 
   async launch(params: LaunchParams): Promise<{ runId: string; created: boolean }> {
-    const { pool, worker, workflows } = this.deps;
+    const { writer, worker, workflows } = this.deps;
     const triggerOutputJson = JSON.stringify(params.triggerOutput ?? null);
     const size = Buffer.byteLength(triggerOutputJson);
     if (size > this.deps.maxPayloadBytes) {
@@ -55,7 +56,7 @@ export class RunLauncher {
       params.workflowVersion,
     );
     const runNow = worker.hasCapacity();
-    const started = await startRun(pool, {
+    const started = await writer.start({
       organizationId: params.organizationId,
       workflowId: params.workflowId,
       workflowVersion: params.workflowVersion,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
 import { VigilError } from '../errors.ts';
 import { getNodeDefinition } from '../nodes/catalog.ts';
 import type { WorkflowDefinition } from './definition.ts';
@@ -221,25 +222,8 @@ export async function listWorkflows(
   return {
     items: rows.map(toRecord),
     nextCursor:
-      result.rows.length > params.limit && last
-        ? Buffer.from(JSON.stringify([last.cursor_at, last.id])).toString('base64url')
-        : null,
+      result.rows.length > params.limit && last ? encodeCursor(last.cursor_at, last.id) : null,
   };
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && typeof parsed[0] === 'string' && typeof parsed[1] === 'string') {
-      return [parsed[0], parsed[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new VigilError(
-    'CURSOR_INVALID',
-    'The cursor is not one this API handed out; start without it',
-  );
 }
 
 /** Soft delete: the workflow stops triggering and disappears from lists; its runs stay readable. */
