@@ -63,7 +63,7 @@ export class Batcher<I, O> {
   private async run(batch: Pending<I, O>[]): Promise<void> {
     try {
       const results = await this.flush(batch.map((p) => p.item));
-      batch.forEach((p, index) => p.resolve(results[index] as O));
+      for (const [index, p] of batch.entries()) p.resolve(results[index] as O);
     } catch (error) {
       if (batch.length === 1) {
         batch[0]?.reject(error);
