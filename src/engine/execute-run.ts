@@ -54,7 +54,8 @@ interface Stop {
  */
 export async function executeRun(deps: ExecuteRunDeps, run: RunToExecute): Promise<RunOutcome> {
   const { workflow, lease } = run;
-  const log = deps.logger.child({ runId: lease.runId });
+  // Child loggers cost an allocation and a serialisation of their bindings: made only when used.
+  const log = lazyChild(deps.logger, { runId: lease.runId });
   const settled = new Map<string, Settled>();
   for (const [id, step] of run.settled) {
     const node = workflow.nodes.get(id);
@@ -153,6 +154,17 @@ function cancelled(): Stop {
   return { status: 'cancelled', code: 'RUN_CANCELLED', message: 'The run was cancelled' };
 }
 
+function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let child: Logger | undefined;
+  return new Proxy({} as Logger, {
+    get(_, property) {
+      child ??= parent.child(bindings);
+      const value = Reflect.get(child, property, child);
+      return typeof value === 'function' ? value.bind(child) : value;
+    },
+  });
+}
+
 function lost(log: Logger): RunOutcome {
   log.warn('run lease lost to another worker; leaving the run to it');
   return { status: 'lost', output: null, error: null };
@@ -245,20 +257,21 @@ async function runStep(
   const base = { nodeId: node.id, nodeType: node.type };
   const startedAt = new Date();
   const started = performance.now();
-  let input: unknown;
+  let inputJson: string | undefined;
   for (let attempt = 1; ; attempt++) {
     const finish = (fields: Partial<StepResult>): StepResult => ({
       ...base,
       status: 'error',
       attempt,
-      input: storedInput(input, deps.maxPayloadBytes),
+      inputJson: storedInput(inputJson, deps.maxPayloadBytes),
       startedAt,
       completedAt: new Date(),
       durationMs: Math.round(performance.now() - started),
       ...fields,
     });
     try {
-      input = resolveConfig(node, scope);
+      const input = resolveConfig(node, scope);
+      inputJson = JSON.stringify(input);
       const parsed = node.node.configSchema.safeParse(input);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -277,7 +290,7 @@ async function runStep(
           nodeId: node.id,
           attempt,
           signal,
-          logger: log.child({ nodeId: node.id }),
+          logger: lazyChild(log, { nodeId: node.id }),
           scope,
           services: deps.services,
         }),
@@ -333,12 +346,13 @@ function resolveConfig(node: CompiledNode, scope: TemplateScope): unknown {
 }
 
 /** A step's resolved config is kept as its input, unless it is too large to be worth a row. */
-function storedInput(input: unknown, maxBytes: number): unknown {
-  if (input === undefined) return null;
-  const size = Buffer.byteLength(JSON.stringify(input) ?? '');
-  return size > maxBytes
-    ? { omitted: `the resolved config is ${size} bytes, over ${maxBytes}` }
-    : input;
+function storedInput(inputJson: string | undefined, maxBytes: number): string {
+  if (inputJson === undefined) return 'null';
+  // A UTF-8 byte is at most 3 per UTF-16 unit: short strings need no byte count.
+  if (inputJson.length * 3 <= maxBytes) return inputJson;
+  const size = Buffer.byteLength(inputJson);
+  if (size <= maxBytes) return inputJson;
+  return JSON.stringify({ omitted: `the resolved config is ${size} bytes, over ${maxBytes}` });
 }
 
 function withAbort<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {

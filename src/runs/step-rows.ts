@@ -24,7 +24,6 @@ export function stepRowsJson(lease: RunLease, steps: readonly StepRecord[]): str
         node_id: step.nodeId,
         node_type: step.nodeType,
         status: step.status,
-        input: step.input ?? null,
         error_code: step.errorCode ?? null,
         error_message: step.errorMessage ?? null,
         attempt: step.attempt,
@@ -32,9 +31,10 @@ export function stepRowsJson(lease: RunLease, steps: readonly StepRecord[]): str
         completed_at: step.completedAt?.toISOString() ?? null,
         duration_ms: step.durationMs ?? null,
       });
-      // Splice the output in as it was serialised, instead of serialising a large value twice.
+      // Splice input and output in as they were serialised, instead of serialising them twice.
+      const input = step.inputJson ?? JSON.stringify(step.input ?? null);
       const output = step.outputJson ?? JSON.stringify(step.output ?? null);
-      return `${row.slice(0, -1)},"output":${output}}`;
+      return `${row.slice(0, -1)},"input":${input},"output":${output}}`;
     })
     .join(',');
 }

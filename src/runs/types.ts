@@ -15,6 +15,8 @@ export interface StepRecord {
   nodeType: string;
   status: 'success' | 'error' | 'skipped' | 'cancelled';
   input?: unknown;
+  /** The input already serialised; used instead of `input`. */
+  inputJson?: string;
   output?: unknown;
   /** The output already serialised (the engine measures its size); used instead of `output`. */
   outputJson?: string;
