@@ -1,14 +1,41 @@
 import { isVigilError, VigilError } from '../errors.ts';
 import type { NodeServices } from '../nodes/types.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { RunWriter } from '../runs/run-writer.ts';
+import type { FinalizeParams } from '../runs/finalize-run.ts';
+import type { RecordStepsResult } from '../runs/record-steps.ts';
 import type { FinalRunStatus, RunLease, StepRecord } from '../runs/types.ts';
 import type { CompiledNode, CompiledWorkflow } from '../workflows/graph.ts';
 import { resolveTemplates, type TemplateScope } from '../workflows/templates.ts';
 import { backoffDelayMs, isRetryable, sleep } from './retry.ts';
 
+/** Where an execution commits its checkpoints and its end: the RunWriter, or memory (pure runs). */
+export interface RunCheckpoints {
+  recordSteps(lease: RunLease, steps: readonly StepRecord[]): Promise<RecordStepsResult>;
+  finalize(lease: RunLease, params: FinalizeParams): Promise<boolean>;
+}
+
+/**
+ * Keeps a pure run's steps and end in memory, for its launcher to record in one statement. Only for
+ * workflows whose every step is pure: nothing here reaches the outside world before that commit.
+ */
+export class MemoryCheckpoints implements RunCheckpoints {
+  readonly steps: StepRecord[] = [];
+  final: FinalizeParams | undefined;
+
+  async recordSteps(_lease: RunLease, steps: readonly StepRecord[]): Promise<RecordStepsResult> {
+    this.steps.push(...steps);
+    return { leased: true, cancelRequested: false };
+  }
+
+  async finalize(_lease: RunLease, params: FinalizeParams): Promise<boolean> {
+    this.steps.push(...(params.steps ?? []));
+    this.final = params;
+    return true;
+  }
+}
+
 export interface ExecuteRunDeps {
-  writer: RunWriter;
+  writer: RunCheckpoints;
   logger: Logger;
   services: NodeServices;
   maxPayloadBytes: number;

@@ -237,7 +237,8 @@ export class RunWorker {
       });
   }
 
-  private announce(result: RunFinished): void {
+  /** Tells waiters that a run finished (also for runs that finished without a worker: pure runs). */
+  announce(result: RunFinished): void {
     this.recent.set(result.runId, result);
     if (this.recent.size > 1_000) {
       const oldest = this.recent.keys().next().value;

@@ -30,12 +30,13 @@ export function createEngineRuntime(options: {
   const sandbox = createCodeSandbox();
   const workflows = new WorkflowCache(pool);
   const writer = new RunWriter(pool);
+  const services = { sandbox, limits: { maxPayloadBytes: config.maxPayloadBytes } };
   const worker = new RunWorker({
     pool,
     writer,
     databaseUrl: options.databaseUrl,
     logger,
-    services: { sandbox, limits: { maxPayloadBytes: config.maxPayloadBytes } },
+    services,
     workflows,
     leaseSeconds: config.leaseSeconds,
     concurrency: config.workerConcurrency,
@@ -50,6 +51,12 @@ export function createEngineRuntime(options: {
     workflows,
     maxPayloadBytes: config.maxPayloadBytes,
     leaseSeconds: config.leaseSeconds,
+    execute: {
+      logger,
+      services,
+      maxPayloadBytes: config.maxPayloadBytes,
+      runTimeoutMs: config.runTimeoutSeconds * 1000,
+    },
   });
   const publicUrl = (config.publicUrl ?? `http://${config.host}:${config.port}`).replace(
     /\/+$/,

@@ -23,6 +23,12 @@ export interface NodeDefinition<Config = unknown> {
   rawFields?: readonly string[];
   /** Outgoing edge handles the node chooses between (condition: true/false). Unset: one plain output. */
   branches?: readonly string[];
+  /**
+   * No effect outside the run, deterministic and quick: such a step may run in memory before its run is
+   * recorded, since running it again after a crash is indistinguishable from running it once. A workflow
+   * made only of pure steps is executed at once and recorded, finished, in a single commit.
+   */
+  pure?: boolean;
   /** Default retry policy and step timeout, overridable per node in the definition. */
   defaults?: { maxAttempts?: number; timeoutMs?: number };
   run?: (config: Config, context: NodeRunContext) => Promise<NodeResult>;

@@ -20,6 +20,7 @@ const FINALIZE = `
       s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
     from s
     where s.execution_id in (select id from lease)
+    order by s.seq
     on conflict (execution_id, node_id) do nothing
     returning 1
   )

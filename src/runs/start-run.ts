@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { uuidv7 } from './ids.ts';
-import type { Attribution, RunLease, TriggerInfo } from './types.ts';
+import { STEP_COLUMNS, STEP_RECORD_COLUMNS, stepRowsJson } from './step-rows.ts';
+import type { Attribution, FinalRunStatus, RunLease, StepRecord, TriggerInfo } from './types.ts';
 
 export const RUNS_CHANNEL = 'vigil_runs';
 
@@ -20,6 +21,23 @@ export interface StartRunParams {
    * it while it executes. Without a lease the run is `queued` and workers are signalled.
    */
   lease?: { owner: string; seconds: number };
+  /** The id to use; generated when absent. */
+  runId?: string;
+  /**
+   * A run that already ran to its end in memory (every step pure: no effect outside the run), recorded
+   * finished in the same statement, with all its steps: one commit for the whole run.
+   */
+  finished?: FinishedRun;
+}
+
+export interface FinishedRun {
+  status: FinalRunStatus;
+  outputJson: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  durationMs: number;
+  /** Every step after the trigger. */
+  steps: readonly StepRecord[];
 }
 
 export type StartRunResult =
@@ -32,15 +50,20 @@ const INSERT_RUNS = `
       ord int, id uuid, organization_id uuid, workflow_id uuid, workflow_version bigint, status text,
       trigger_type text, trigger_source text, api_key_id uuid, user_id uuid, client_ip inet,
       client_country text, dispatch_key text, lease_owner text, lease_seconds double precision,
-      trigger_node_id text, trigger_node_type text, input jsonb)
+      trigger_node_id text, trigger_node_type text, finished boolean, error_code text,
+      error_message text, duration_ms bigint, input jsonb, output jsonb)
   ), run as (
     insert into workflow_executions (
       id, organization_id, workflow_id, workflow_version, status, trigger_type, trigger_source,
-      api_key_id, user_id, client_ip, client_country, dispatch_key, input,
-      started_at, lease_owner, lease_expires_at, lease_epoch)
+      api_key_id, user_id, client_ip, client_country, dispatch_key, input, output, error_code,
+      error_message, started_at, completed_at, duration_ms, lease_owner, lease_expires_at,
+      lease_epoch)
     select id, organization_id, workflow_id, workflow_version, status, trigger_type, trigger_source,
-      api_key_id, user_id, client_ip, client_country, dispatch_key, input,
-      case when lease_owner is null then null else now() end,
+      api_key_id, user_id, client_ip, client_country, dispatch_key, input, output, error_code,
+      error_message,
+      case when lease_owner is null and not finished then null else now() end,
+      case when finished then now() end,
+      duration_ms,
       lease_owner,
       case when lease_owner is null then null else now() + make_interval(secs => lease_seconds) end,
       case when lease_owner is null then 0 else 1 end
@@ -56,6 +79,17 @@ const INSERT_RUNS = `
       1, now(), now(), 0
     from run join input i on i.id = run.id
     returning 1
+  ), steps as (
+    select * from jsonb_to_recordset($2::jsonb) as s(${STEP_RECORD_COLUMNS})
+  ), more_steps as (
+    insert into workflow_execution_logs (${STEP_COLUMNS})
+    select s.organization_id, s.execution_id, s.node_id, s.node_type, s.status, s.input, s.output,
+      s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
+    from steps s
+    -- Reading trigger_step makes it run first, so step rows keep the order the run took.
+    where s.execution_id in (select id from run) and exists (select 1 from trigger_step)
+    order by s.seq
+    returning 1
   )
   select run.id, case when run.status = 'queued' then pg_notify('${RUNS_CHANNEL}', '') end
   from run`;
@@ -66,13 +100,14 @@ const FIND_BY_DISPATCH_KEY = `
 /** The JSON the batch statement reads; the trigger output is spliced in as already serialised. */
 function rowJson(params: StartRunParams, id: string, ord: number): string {
   const a = params.attribution ?? {};
+  const done = params.finished;
   const row = JSON.stringify({
     ord,
     id,
     organization_id: params.organizationId,
     workflow_id: params.workflowId,
     workflow_version: params.workflowVersion,
-    status: params.lease ? 'running' : 'queued',
+    status: done ? done.status : params.lease ? 'running' : 'queued',
     trigger_type: params.trigger.type,
     trigger_source: params.trigger.source,
     api_key_id: a.apiKeyId ?? null,
@@ -80,12 +115,17 @@ function rowJson(params: StartRunParams, id: string, ord: number): string {
     client_ip: a.clientIp ?? null,
     client_country: a.clientCountry ?? null,
     dispatch_key: params.dispatchKey ?? null,
-    lease_owner: params.lease?.owner ?? null,
-    lease_seconds: params.lease?.seconds ?? null,
+    lease_owner: done ? null : (params.lease?.owner ?? null),
+    lease_seconds: done ? null : (params.lease?.seconds ?? null),
     trigger_node_id: params.triggerNode.id,
     trigger_node_type: params.triggerNode.type,
+    finished: done !== undefined,
+    error_code: done?.errorCode ?? null,
+    error_message: done?.errorMessage ?? null,
+    duration_ms: done?.durationMs ?? null,
   });
-  return `${row.slice(0, -1)},"input":${params.triggerOutputJson}}`;
+  const output = done?.outputJson ?? 'null';
+  return `${row.slice(0, -1)},"input":${params.triggerOutputJson},"output":${output}}`;
 }
 
 /**
@@ -98,19 +138,29 @@ export async function insertRuns(
   db: pg.Pool | pg.PoolClient,
   runs: readonly StartRunParams[],
 ): Promise<StartRunResult[]> {
-  const ids = runs.map(() => uuidv7());
+  const ids = runs.map((params) => params.runId ?? uuidv7());
   const json = `[${runs.map((params, index) => rowJson(params, ids[index] as string, index)).join(',')}]`;
+  const steps = runs
+    .map((params, index) =>
+      params.finished
+        ? stepRowsJson(
+            { runId: ids[index] as string, organizationId: params.organizationId, epoch: 0 },
+            params.finished.steps,
+          )
+        : '',
+    )
+    .filter(Boolean);
   const result = await db.query<{ id: string }>({
     name: 'vigil_insert_runs',
     text: INSERT_RUNS,
-    values: [json],
+    values: [json, `[${steps.join(',')}]`],
   });
   const created = new Set(result.rows.map((row) => row.id));
   return Promise.all(
     runs.map(async (params, index): Promise<StartRunResult> => {
       const runId = ids[index] as string;
       if (created.has(runId)) {
-        return params.lease
+        return params.lease && !params.finished
           ? {
               created: true,
               runId,

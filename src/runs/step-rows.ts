@@ -5,7 +5,7 @@ import type { RunLease, StepRecord } from './types.ts';
  * number of rows, for any number of runs, in one statement. Each output is serialised once and stored as
  * jsonb (never a JSON string inside jsonb).
  */
-export const STEP_RECORD_COLUMNS = `execution_id uuid, organization_id uuid, epoch bigint,
+export const STEP_RECORD_COLUMNS = `seq int, execution_id uuid, organization_id uuid, epoch bigint,
   node_id text, node_type text, status text, input jsonb, output jsonb, error_code text,
   error_message text, attempt bigint, started_at timestamptz, completed_at timestamptz,
   duration_ms bigint`;
@@ -13,11 +13,15 @@ export const STEP_RECORD_COLUMNS = `execution_id uuid, organization_id uuid, epo
 export const STEP_COLUMNS = `organization_id, execution_id, node_id, node_type, status, input, output,
   error_code, error_message, attempt, started_at, completed_at, duration_ms`;
 
-/** The rows of one run's steps, as comma-separated JSON objects (no brackets), or '' for none. */
+/**
+ * The rows of one run's steps, as comma-separated JSON objects (no brackets), or '' for none. `seq`
+ * keeps the order the run took them in: inserts order by it, so row ids follow the run.
+ */
 export function stepRowsJson(lease: RunLease, steps: readonly StepRecord[]): string {
   return steps
-    .map((step) => {
+    .map((step, seq) => {
       const row = JSON.stringify({
+        seq,
         execution_id: lease.runId,
         organization_id: lease.organizationId,
         epoch: lease.epoch,

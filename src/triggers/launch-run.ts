@@ -1,9 +1,12 @@
 import type pg from 'pg';
+import { executeRun, MemoryCheckpoints } from '../engine/execute-run.ts';
 import { sleep } from '../engine/retry.ts';
 import type { RunFinished, RunWorker } from '../engine/run-worker.ts';
 import type { WorkflowCache } from '../engine/workflow-cache.ts';
 import { VigilError } from '../errors.ts';
+import { uuidv7 } from '../runs/ids.ts';
 import type { RunWriter } from '../runs/run-writer.ts';
+import type { StartRunParams } from '../runs/start-run.ts';
 import type { Attribution, TriggerInfo } from '../runs/types.ts';
 
 export interface LaunchParams {
@@ -37,6 +40,8 @@ export class RunLauncher {
       workflows: WorkflowCache;
       maxPayloadBytes: number;
       leaseSeconds: number;
+      /** For pure runs executed here before they are recorded. */
+      execute: Omit<Parameters<typeof executeRun>[0], 'writer'>;
     },
   ) {}
 
@@ -56,7 +61,7 @@ export class RunLauncher {
       params.workflowVersion,
     );
     const runNow = worker.hasCapacity();
-    const started = await writer.start({
+    const start: StartRunParams = {
       organizationId: params.organizationId,
       workflowId: params.workflowId,
       workflowVersion: params.workflowVersion,
@@ -66,7 +71,44 @@ export class RunLauncher {
       dispatchKey: params.dispatchKey,
       attribution: params.attribution,
       lease: runNow ? { owner: worker.owner, seconds: this.deps.leaseSeconds } : undefined,
-    });
+    };
+    if (runNow && workflow.pure) {
+      // Every step is pure: run it all now, in memory, and record the finished run, its trigger and
+      // its steps in one statement. A crash before that commit leaves nothing to redo.
+      const runId = uuidv7();
+      const memory = new MemoryCheckpoints();
+      const started = Date.now();
+      const outcome = await executeRun(
+        { ...this.deps.execute, writer: memory },
+        {
+          lease: { runId, organizationId: params.organizationId, epoch: 0 },
+          workflow,
+          startedAt: new Date(started),
+          settled: new Map([
+            [workflow.trigger.id, { status: 'success', output: params.triggerOutput ?? null }],
+          ]),
+          cancelSignal: new AbortController().signal,
+        },
+      );
+      const final = memory.final;
+      if (final && outcome.status !== 'lost') {
+        const recorded = await writer.start({
+          ...start,
+          runId,
+          finished: {
+            status: final.status,
+            outputJson: final.outputJson,
+            errorCode: final.errorCode ?? null,
+            errorMessage: final.errorMessage ?? null,
+            durationMs: Date.now() - started,
+            steps: memory.steps,
+          },
+        });
+        if (recorded.created) worker.announce({ runId, ...outcome });
+        return { runId: recorded.runId, created: recorded.created };
+      }
+    }
+    const started = await writer.start(start);
     if (started.created && started.lease) {
       worker.runLeased(started.lease, workflow, params.triggerOutput ?? null);
     } else if (started.created) {

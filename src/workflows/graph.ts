@@ -17,6 +17,8 @@ export interface CompiledWorkflow {
   nodes: ReadonlyMap<string, CompiledNode>;
   outgoing: ReadonlyMap<string, readonly WorkflowEdge[]>;
   incoming: ReadonlyMap<string, readonly WorkflowEdge[]>;
+  /** Every step is pure (see NodeDefinition.pure): the run may execute before it is recorded. */
+  pure: boolean;
 }
 
 export const DEFAULT_STEP_TIMEOUT_MS = 30_000;
@@ -48,7 +50,8 @@ export function compileWorkflow(definition: WorkflowDefinition): CompiledWorkflo
   }
   if (!trigger) throw new Error('compileWorkflow: no trigger (validate first)');
   const { outgoing, incoming } = adjacency(definition);
-  return { trigger, nodes, outgoing, incoming };
+  const pure = [...nodes.values()].every((n) => n.node.kind === 'trigger' || n.node.pure === true);
+  return { trigger, nodes, outgoing, incoming, pure };
 }
 
 export function adjacency(definition: WorkflowDefinition): {

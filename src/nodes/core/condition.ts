@@ -24,6 +24,7 @@ export const conditionNode: NodeDefinition<z.infer<typeof configSchema>> = {
     required: ['result'],
   },
   rawFields: ['expression'],
+  pure: true,
   branches: ['true', 'false'],
   async run(config, context) {
     const result = evaluateCondition(config.expression, context.scope);

@@ -19,6 +19,7 @@ export const transformNode: NodeDefinition<z.infer<typeof configSchema>> = {
     'Builds an object whose fields are templates (`{{trigger.body.amount}}`) or literals.',
   configSchema,
   outputSchema: { type: 'object', description: 'the fields, resolved' },
+  pure: true,
   async run(config) {
     return { output: config.fields };
   },
