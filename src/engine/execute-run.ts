@@ -1,5 +1,5 @@
 import { isVigilError, VigilError } from '../errors.ts';
-import type { NodeServices } from '../nodes/types.ts';
+import type { NodeResult, NodeServices } from '../nodes/types.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { FinalizeParams } from '../runs/finalize-run.ts';
 import type { RecordStepsResult } from '../runs/record-steps.ts';
@@ -308,28 +308,32 @@ async function runStep(
         );
       }
       if (!node.node.run) throw new VigilError('NODE_NOT_RUNNABLE', `${node.type} cannot run`);
-      const stepTimeout = AbortSignal.timeout(node.timeoutMs);
-      const signal = AbortSignal.any([stepTimeout, runSignal]);
-      const result = await withAbort(
-        node.node.run(parsed.data, {
-          runId: run.lease.runId,
-          organizationId: run.lease.organizationId,
-          nodeId: node.id,
-          attempt,
-          signal,
-          logger: lazyChild(log, { nodeId: node.id }),
-          scope,
-          services: deps.services,
-        }),
+      const context = (signal: AbortSignal) => ({
+        runId: run.lease.runId,
+        organizationId: run.lease.organizationId,
+        nodeId: node.id,
+        attempt,
         signal,
-        () =>
+        logger: lazyChild(log, { nodeId: node.id }),
+        scope,
+        services: deps.services,
+      });
+      let result: NodeResult;
+      if (node.node.pure) {
+        // Pure steps compute in memory and return at once: no timer to arm for them.
+        result = await node.node.run(parsed.data, context(runSignal));
+      } else {
+        const stepTimeout = AbortSignal.timeout(node.timeoutMs);
+        const signal = AbortSignal.any([stepTimeout, runSignal]);
+        result = await withAbort(node.node.run(parsed.data, context(signal)), signal, () =>
           stepTimeout.aborted
             ? new VigilError(
                 'STEP_TIMEOUT',
                 `The step ran longer than its ${node.timeoutMs} ms limit and was stopped`,
               )
             : new VigilError('RUN_TIMEOUT', 'The run reached its time limit during this step'),
-      );
+        );
+      }
       const outputJson = JSON.stringify(result.output ?? null);
       if (Buffer.byteLength(outputJson) > deps.maxPayloadBytes) {
         throw new VigilError(

@@ -180,13 +180,12 @@ export class RunWorker {
       );
       const committed = await loadCommittedSteps(pool, lease);
       const settled = new Map(committed.map((s) => [s.nodeId, s]));
-      if (!settled.has(workflow.trigger.id)) {
-        settled.set(workflow.trigger.id, {
-          nodeId: workflow.trigger.id,
-          status: 'success',
-          output: context.input,
-        });
-      }
+      // The trigger's output is the run's input (stored once, on the run row).
+      settled.set(workflow.trigger.id, {
+        nodeId: workflow.trigger.id,
+        status: 'success',
+        output: context.input,
+      });
       this.execute(lease, workflow, context.startedAt, settled, context.cancelRequested);
     } catch (error) {
       this.log.error({ err: error, runId: lease.runId }, 'could not resume run');

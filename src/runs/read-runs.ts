@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { decodeCursor, encodeCursor } from '../db/keyset-cursor.ts';
 import { VigilError } from '../errors.ts';
+import { getNodeDefinition } from '../nodes/catalog.ts';
 import type { RunStatus } from './types.ts';
 
 export interface RunView {
@@ -119,7 +120,8 @@ export async function getRun(
       nodeType: s.node_type,
       status: s.status,
       input: s.input,
-      output: s.output,
+      // The trigger's output is the run's input, stored once on the run row.
+      output: getNodeDefinition(s.node_type)?.kind === 'trigger' ? row.input : s.output,
       error: s.error_code ? { code: s.error_code, message: s.error_message ?? '' } : null,
       attempts: s.attempt,
       startedAt: s.started_at?.toISOString() ?? null,

@@ -75,7 +75,7 @@ const INSERT_RUNS = `
     insert into workflow_execution_logs (
       organization_id, execution_id, node_id, node_type, status, output, attempt,
       started_at, completed_at, duration_ms)
-    select run.organization_id, run.id, i.trigger_node_id, i.trigger_node_type, 'success', run.input,
+    select run.organization_id, run.id, i.trigger_node_id, i.trigger_node_type, 'success', null,
       1, now(), now(), 0
     from run join input i on i.id = run.id
     returning 1
@@ -129,6 +129,9 @@ function rowJson(params: StartRunParams, id: string, ord: number): string {
 }
 
 /**
+ * The trigger's step row carries no output of its own: its output is the run's input, stored once, in
+ * workflow_executions.input (readers put it back: getRun, and a worker resuming the run).
+ *
  * The one function that inserts into workflow_executions (ARCHITECTURE invariant 3). One statement, so
  * one commit for any number of runs: each run row, its trigger step and (for a queued run) the NOTIFY
  * that wakes workers are written together or not at all. A dispatch key already used in the organization
