@@ -1,5 +1,5 @@
 /**
- * Webhook -> transform -> finished run, on one `vigil start` process with its embedded PostgreSQL
+ * Webhook -> transform -> finished run (and webhook -> code, the general path), on one `vigil start` process with its embedded PostgreSQL
  * (fsync and synchronous_commit on: the defaults). Prints sustained finished runs per second, p50/p99 of
  * `?wait` calls at 10 and 50 concurrent clients, commits per run, and CPU seconds per process group.
  *
@@ -81,26 +81,39 @@ async function benchVigil(): Promise<Row[]> {
         code === 0 ? resolve(out.trim()) : reject(new Error('keys create failed')),
       );
     });
-    const created = (await fetch(`${origin}/api/workflows`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'bench',
-        definition: {
-          nodes: [
-            { id: 'hook', type: 'webhook', position: { x: 0, y: 0 }, data: { config: {} } },
-            {
-              id: 'double',
-              type: 'transform',
-              position: { x: 0, y: 100 },
-              data: { config: { fields: { amount: '{{trigger.body.amount}}', seen: true } } },
-            },
-          ],
-          edges: [{ source: 'hook', target: 'double' }],
-        },
-      }),
-    }).then((r) => r.json())) as { webhookUrl: string };
-    const path = `${new URL(created.webhookUrl).pathname}?wait=5`;
+    const createWorkflow = async (step: unknown) => {
+      const created = (await fetch(`${origin}/api/workflows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'bench',
+          definition: {
+            nodes: [
+              { id: 'hook', type: 'webhook', position: { x: 0, y: 0 }, data: { config: {} } },
+              step,
+            ],
+            edges: [{ source: 'hook', target: 'double' }],
+          },
+        }),
+      }).then((r) => r.json())) as { webhookUrl: string };
+      return `${new URL(created.webhookUrl).pathname}?wait=5`;
+    };
+    // The issue's shape: webhook -> transform. Transform is pure, so the run executes in memory and is
+    // recorded finished in one (batched) statement.
+    const path = await createWorkflow({
+      id: 'double',
+      type: 'transform',
+      position: { x: 0, y: 100 },
+      data: { config: { fields: { amount: '{{trigger.body.amount}}', seen: true } } },
+    });
+    // The general path, for comparison: a code step (QuickJS in a worker thread) is not pure, so the
+    // run is inserted leased, executed, and finalized: two commits, each shared with other runs.
+    const codePath = await createWorkflow({
+      id: 'double',
+      type: 'code',
+      position: { x: 0, y: 100 },
+      data: { config: { code: 'return { amount: input.trigger.body.amount, seen: true };' } },
+    });
     const { default: state } = await import(join(home, 'embedded.json'), {
       with: { type: 'json' },
     });
@@ -128,7 +141,12 @@ async function benchVigil(): Promise<Row[]> {
     const body = (seq: number) => JSON.stringify({ amount: seq });
 
     await runLoad({ origin, path, body, clients: 10, durationMs: WARMUP_SECONDS * 1000, check });
-    for (const clients of CLIENT_COUNTS) {
+    const shapes = [
+      ...CLIENT_COUNTS.map((clients) => ({ system: 'vigil', path, clients })),
+      { system: 'vigil code', path: codePath, clients: 10 },
+    ];
+    await runLoad({ origin, path: codePath, body, clients: 10, durationMs: 1_000, check });
+    for (const { system, path, clients } of shapes) {
       const cpuBefore = groupCpu(vigil.pid ?? 0);
       const [c0, f0] = [await commits(), await finished()];
       const result = await runLoad({
@@ -144,7 +162,7 @@ async function benchVigil(): Promise<Row[]> {
       const [c1, f1] = [await commits(), await finished()];
       const cpuAfter = groupCpu(vigil.pid ?? 0);
       rows.push({
-        system: 'vigil',
+        system,
         clients,
         result,
         // Our own two stat queries commit too; subtract them.
