@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { STEP_COLUMNS, STEP_RECORD_COLUMNS, stepRowsJson } from './step-rows.ts';
+import { insertStepRows, stepRowsJson, stepSource } from './step-rows.ts';
 import type { FinalRunStatus, RunLease, StepRecord } from './types.ts';
 
 const FINALIZE = `
@@ -13,16 +13,9 @@ const FINALIZE = `
     where e.status = 'running'
     for update of e
   ), s as (
-    select * from jsonb_to_recordset($2::jsonb) as s(${STEP_RECORD_COLUMNS})
+    ${stepSource('$2')}
   ), inserted as (
-    insert into workflow_execution_logs (${STEP_COLUMNS})
-    select s.organization_id, s.execution_id, s.node_id, s.node_type, s.status, s.input, s.output,
-      s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
-    from s
-    where s.execution_id in (select id from lease)
-    order by s.seq
-    on conflict (execution_id, node_id) do nothing
-    returning 1
+    ${insertStepRows('s.execution_id in (select id from lease)')}
   )
   update workflow_executions e
   set status = f.status, output = f.output, error_code = f.error_code,

@@ -1,10 +1,10 @@
 import type pg from 'pg';
-import { STEP_COLUMNS, STEP_RECORD_COLUMNS, stepRowsJson } from './step-rows.ts';
+import { insertStepRows, stepRowsJson, stepSource } from './step-rows.ts';
 import type { RunLease, StepRecord } from './types.ts';
 
 const RECORD_STEPS = `
   with s as (
-    select * from jsonb_to_recordset($1::jsonb) as s(${STEP_RECORD_COLUMNS})
+    ${stepSource('$1')}
   ), lease as (
     select e.id, e.cancel_requested_at
     from workflow_executions e
@@ -14,14 +14,7 @@ const RECORD_STEPS = `
     where e.status = 'running'
     for share of e
   ), inserted as (
-    insert into workflow_execution_logs (${STEP_COLUMNS})
-    select s.organization_id, s.execution_id, s.node_id, s.node_type, s.status, s.input, s.output,
-      s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
-    from s
-    where s.execution_id in (select id from lease)
-    order by s.seq
-    on conflict (execution_id, node_id) do nothing
-    returning 1
+    ${insertStepRows('s.execution_id in (select id from lease)')}
   )
   select lease.id, lease.cancel_requested_at is not null as cancel_requested from lease`;
 

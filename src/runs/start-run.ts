@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { uuidv7 } from './ids.ts';
-import { STEP_COLUMNS, STEP_RECORD_COLUMNS, stepRowsJson } from './step-rows.ts';
+import { insertStepRows, stepRowsJson, stepSource } from './step-rows.ts';
 import type { Attribution, FinalRunStatus, RunLease, StepRecord, TriggerInfo } from './types.ts';
 
 export const RUNS_CHANNEL = 'vigil_runs';
@@ -70,7 +70,7 @@ const INSERT_RUNS = `
     from input
     order by ord
     on conflict (organization_id, dispatch_key) do nothing
-    returning id, organization_id, status, input
+    returning id, organization_id, status
   ), trigger_step as (
     insert into workflow_execution_logs (
       organization_id, execution_id, node_id, node_type, status, output, attempt,
@@ -79,17 +79,11 @@ const INSERT_RUNS = `
       1, now(), now(), 0
     from run join input i on i.id = run.id
     returning 1
-  ), steps as (
-    select * from jsonb_to_recordset($2::jsonb) as s(${STEP_RECORD_COLUMNS})
+  ), s as (
+    ${stepSource('$2')}
   ), more_steps as (
-    insert into workflow_execution_logs (${STEP_COLUMNS})
-    select s.organization_id, s.execution_id, s.node_id, s.node_type, s.status, s.input, s.output,
-      s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
-    from steps s
     -- Reading trigger_step makes it run first, so step rows keep the order the run took.
-    where s.execution_id in (select id from run) and exists (select 1 from trigger_step)
-    order by s.seq
-    returning 1
+    ${insertStepRows('s.execution_id in (select id from run) and exists (select 1 from trigger_step)')}
   )
   select run.id, case when run.status = 'queued' then pg_notify('${RUNS_CHANNEL}', '') end
   from run`;

@@ -5,13 +5,33 @@ import type { RunLease, StepRecord } from './types.ts';
  * number of rows, for any number of runs, in one statement. Each output is serialised once and stored as
  * jsonb (never a JSON string inside jsonb).
  */
-export const STEP_RECORD_COLUMNS = `seq int, execution_id uuid, organization_id uuid, epoch bigint,
+const STEP_RECORD_COLUMNS = `seq int, execution_id uuid, organization_id uuid, epoch bigint,
   node_id text, node_type text, status text, input jsonb, output jsonb, error_code text,
   error_message text, attempt bigint, started_at timestamptz, completed_at timestamptz,
   duration_ms bigint`;
 
-export const STEP_COLUMNS = `organization_id, execution_id, node_id, node_type, status, input, output,
+const STEP_COLUMNS = `organization_id, execution_id, node_id, node_type, status, input, output,
   error_code, error_message, attempt, started_at, completed_at, duration_ms`;
+
+/** A CTE body reading step rows from the JSON array in parameter `param` (e.g. `$2`). */
+export function stepSource(param: string): string {
+  return `select * from jsonb_to_recordset(${param}::jsonb) as s(${STEP_RECORD_COLUMNS})`;
+}
+
+/**
+ * A CTE body inserting the rows of CTE `s` for which `where` holds, in the order the run took them.
+ * A row already there (same run, same node) is left as it is: a step is recorded once.
+ */
+export function insertStepRows(where: string): string {
+  return `insert into workflow_execution_logs (${STEP_COLUMNS})
+    select s.organization_id, s.execution_id, s.node_id, s.node_type, s.status, s.input, s.output,
+      s.error_code, s.error_message, s.attempt, s.started_at, s.completed_at, s.duration_ms
+    from s
+    where ${where}
+    order by s.seq
+    on conflict (execution_id, node_id) do nothing
+    returning 1`;
+}
 
 /**
  * The rows of one run's steps, as comma-separated JSON objects (no brackets), or '' for none. `seq`
