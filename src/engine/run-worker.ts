@@ -252,10 +252,12 @@ export class RunWorker {
     try {
       const held = await renewLeases(this.options.pool, leases, this.options.leaseSeconds);
       for (const lease of leases) {
-        if (!held.has(lease.runId) && this.active.has(lease.runId)) {
-          // Finished meanwhile, or claimed by another worker after our lease lapsed: in the second
-          // case the next step commit of ours is refused and this execution stops.
-          this.log.debug({ runId: lease.runId }, 'lease not renewed');
+        const run = this.active.get(lease.runId);
+        if (!held.has(lease.runId) && run) {
+          // Claimed by another worker after our lease lapsed (or finished a moment ago): stop at the
+          // next step boundary; our next commit would be refused anyway.
+          this.log.warn({ runId: lease.runId }, 'lease lost; stopping this execution of the run');
+          run.cancel.abort();
         }
       }
     } catch (error) {
