@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRun } from '../../src/runs/start-run.ts';
+import { startHttpTarget } from '../support/http-target.ts';
+import { definition, startTestVigil, type TestVigil, waitForRun } from '../support/vigil.ts';
+
+// One worker slot and a one-second run limit, so runs queue and time out on cue.
+let vigil: TestVigil;
+let target: Awaited<ReturnType<typeof startHttpTarget>>;
+
+beforeAll(async () => {
+  vigil = await startTestVigil({ VIGIL_WORKER_CONCURRENCY: '1', VIGIL_RUN_TIMEOUT_SECONDS: '1' });
+  target = await startHttpTarget({
+    '/slow': () => ({ delayMs: 2_500, body: {} }),
+    '/second': () => ({ body: { second: true } }),
+  });
+});
+
+afterAll(async () => {
+  await target?.close();
+  await vigil?.close();
+});
+
+async function workflow(path: string): Promise<string> {
+  const created = await vigil.api('POST', '/api/workflows', {
+    name: path,
+    definition: definition(
+      [
+        { id: 'start', type: 'manual' },
+        {
+          id: 'call',
+          type: 'http-request',
+          config: { url: `${target.url}${path}` },
+          timeoutMs: 10_000,
+        },
+      ],
+      [['start', 'call']],
+    ),
+  });
+  expect(created.status).toBe(201);
+  return created.body.id;
+}
+
+describe('run limits and the queue', () => {
+  it('stops a run at its run timeout with RUN_TIMEOUT', async () => {
+    const id = await workflow('/slow');
+    const started = Date.now();
+    const run = await vigil.api('POST', `/api/workflows/${id}/runs?wait=10`, { input: {} });
+    expect(run.status).toBe(200);
+    expect(run.body.status).toBe('error');
+    expect(run.body.error.code).toBe('RUN_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(2_400);
+  });
+
+  it('queues a run when no slot is free, and cancels it before it starts', async () => {
+    const slow = await workflow('/slow');
+    const second = await workflow('/second');
+    const first = await vigil.api('POST', `/api/workflows/${slow}/runs`, { input: {} });
+    const queued = await vigil.api('POST', `/api/workflows/${second}/runs`, { input: {} });
+    const before = await vigil.api('GET', `/api/runs/${queued.body.runId}`);
+    expect(before.body.status).toBe('queued');
+
+    const cancel = await vigil.api('POST', `/api/runs/${queued.body.runId}/cancel`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.status).toBe('cancelled');
+    await waitForRun(vigil, first.body.runId);
+    const after = await waitForRun(vigil, queued.body.runId);
+    expect(after).toMatchObject({ status: 'cancelled', error: { code: 'RUN_CANCELLED' } });
+    expect(after.steps.map((s: { nodeId: string }) => s.nodeId)).toEqual(['start']);
+    expect(target.hits('/second')).toBe(0);
+  });
+
+  it('runs a queued run once a slot frees up', async () => {
+    const slow = await workflow('/slow');
+    const second = await workflow('/second');
+    await vigil.api('POST', `/api/workflows/${slow}/runs`, { input: {} });
+    const queued = await vigil.api('POST', `/api/workflows/${second}/runs`, { input: {} });
+    const run = await waitForRun(vigil, queued.body.runId);
+    expect(run.status).toBe('success');
+    expect(run.output.body).toEqual({ second: true });
+  });
+
+  it('starts one run for a dispatch key, however often the trigger fires', async () => {
+    const id = await workflow('/second');
+    const params = {
+      organizationId: vigil.organizationId,
+      workflowId: id,
+      workflowVersion: 1,
+      trigger: { type: 'schedule', source: 'test' },
+      triggerNode: { id: 'start', type: 'manual' },
+      triggerOutputJson: '{}',
+      dispatchKey: `schedule:${id}:2026-12-03T17:00:00Z`,
+    };
+    const [a, b] = await Promise.all([startRun(vigil.pool, params), startRun(vigil.pool, params)]);
+    const c = await startRun(vigil.pool, params);
+    expect(new Set([a.runId, b.runId, c.runId]).size).toBe(1);
+    expect([a.created, b.created, c.created].filter(Boolean)).toHaveLength(1);
+    const rows = await vigil.pool.query(
+      'select count(*)::int as n from workflow_executions where dispatch_key = $1',
+      [params.dispatchKey],
+    );
+    expect(rows.rows[0].n).toBe(1);
+  });
+});
