@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exited, freePort, spawnVigil, waitForStatus } from '../support/cli.ts';
+import { exited, freePort, runVigil, spawnVigil, waitForStatus } from '../support/cli.ts';
 
 // The embedded PostgreSQL's data lives under the system temp folder, which the `postgres` user can
 // enter when the tests run as root.
@@ -86,6 +86,58 @@ describe('vigil start on the embedded PostgreSQL', () => {
       };
       expect(body.checks.database).toMatch(/^unreachable/);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    } finally {
+      vigil.kill('SIGTERM');
+      await exited(vigil);
+    }
+  });
+});
+
+describe('vigil keys on the embedded PostgreSQL', () => {
+  it('creates keys whether or not vigil start runs on the same VIGIL_HOME', async () => {
+    const home = await newHome();
+    const port = await freePort();
+    const env = { VIGIL_HOME: home, VIGIL_PORT: String(port) };
+    const base = `http://127.0.0.1:${port}`;
+    const listWorkflows = (key: string) =>
+      fetch(`${base}/api/workflows`, { headers: { authorization: `Bearer ${key}` } }).then(
+        (r) => r.status,
+      );
+
+    // Nothing running: the command starts the database for its own duration, and stops it.
+    const offline = await runVigil(
+      ['keys', 'create', '--org', 'default', '--name', 'offline'],
+      env,
+    );
+    expect(offline.code, offline.stderr).toBe(0);
+    expect(offline.stdout).toMatch(/^vgl_[A-Za-z0-9]{8}_[A-Za-z0-9_-]{32}\n$/);
+    expect(offline.stderr).toContain('It is shown once');
+    expect(existsSync(join(home, 'postgres', 'postmaster.pid'))).toBe(false);
+
+    const vigil = spawnVigil(['start'], env);
+    try {
+      expect(await waitForStatus(`${base}/readyz`, (s) => s === 200, 30_000), vigil.output()).toBe(
+        200,
+      );
+      // Running: the command attaches to the server `vigil start` runs.
+      const online = await runVigil(
+        ['keys', 'create', '--org', 'default', '--name', 'online'],
+        env,
+      );
+      expect(online.code, online.stderr).toBe(0);
+      expect(await listWorkflows(offline.stdout.trim())).toBe(200);
+      expect(await listWorkflows(online.stdout.trim())).toBe(200);
+
+      const prefix = online.stdout.trim().split('_')[1] as string;
+      const revoked = await runVigil(['keys', 'revoke', '--org', 'default', prefix], env);
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(await listWorkflows(online.stdout.trim())).toBe(401);
+      const listed = await runVigil(['keys', 'list', '--org', 'default'], env);
+      expect(listed.stdout).toMatch(new RegExp(`^${prefix} +revoked .* online$`, 'm'));
+
+      const unknown = await runVigil(['keys', 'create', '--org', 'nope', '--name', 'x'], env);
+      expect(unknown.code).toBe(1);
+      expect(unknown.stderr).toBe('vigil: No organization with slug "nope"\n');
     } finally {
       vigil.kill('SIGTERM');
       await exited(vigil);
