@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { cpuSeconds } from './lib/cpu.ts';
 import { type LoadResult, runLoad } from './lib/load.ts';
+import { freePort } from './lib/net.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const CLIENT_COUNTS = [10, 50];
@@ -25,16 +26,6 @@ interface Row {
   result: LoadResult;
   commitsPerRun?: number;
   cpu: Record<string, number>;
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 async function waitReady(url: string, timeoutMs: number): Promise<void> {

@@ -5,27 +5,15 @@
  * Arguments KEY=VALUE override n8n's environment, for experiments (the benchmark uses none).
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { Pool } from 'undici';
+import { freePort } from '../lib/net.ts';
 import { type N8nInstance, startN8n } from './n8n.ts';
 
 const CLIENTS = 10;
 const WARMUP_MS = 2_000;
 const DURATION_MS = 10_000;
 const MAX_REQUESTS_PER_CLIENT = 100_000;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Linux CPU counters, in clock ticks (USER_HZ, 100 on Linux); undefined elsewhere. */
 function cpuTicks(

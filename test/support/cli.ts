@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+
+export { freePort } from '../../bench/lib/net.ts';
 
 export const VIGIL_BIN = fileURLToPath(new URL('../../bin/vigil.mjs', import.meta.url));
 
@@ -46,18 +47,6 @@ export function spawnVigil(
     output += chunk;
   });
   return Object.assign(child, { output: () => output });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `url` until `accept(status)` or the deadline; returns the last status seen. */

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { VigilError } from '../../src/errors.ts';
 import {
   evaluateCondition,
   evaluateExpression,
@@ -9,6 +8,7 @@ import {
   parseExpression,
 } from '../../src/workflows/expression.ts';
 import type { TemplateScope } from '../../src/workflows/templates.ts';
+import { thrown } from '../support/errors.ts';
 
 const scope: TemplateScope = {
   trigger: { body: { amount: 150, name: 'Ada', tags: ['a', 'b'], meta: { x: 1, y: [2] } } },
@@ -21,17 +21,6 @@ const scope: TemplateScope = {
 /** Parses and evaluates `source` in the shared scope. */
 function run(source: string): unknown {
   return evaluateExpression(parseExpression(source), scope);
-}
-
-/** Runs `fn` and returns what it threw, failing the test when it does not throw. */
-function thrown(fn: () => unknown): VigilError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(VigilError);
-    return error as VigilError;
-  }
-  throw new Error('expected a VigilError to be thrown');
 }
 
 describe('parseExpression and evaluateExpression', () => {

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { VigilError } from '../../src/errors.ts';
 import {
   collectReferences,
   lookupReference,
@@ -7,6 +6,7 @@ import {
   resolveTemplates,
   type TemplateScope,
 } from '../../src/workflows/templates.ts';
+import { thrown } from '../support/errors.ts';
 
 const scope: TemplateScope = {
   trigger: { body: { amount: 5, currency: 'EUR', tags: ['a', 'b'], note: null, ok: true } },
@@ -17,17 +17,6 @@ const scope: TemplateScope = {
     empty: { output: undefined },
   },
 };
-
-/** Runs `fn` and returns what it threw, failing the test when it does not throw. */
-function thrown(fn: () => unknown): VigilError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(VigilError);
-    return error as VigilError;
-  }
-  throw new Error('expected a VigilError to be thrown');
-}
 
 describe('parseTemplateString', () => {
   it('splits a string into text and references, trimming spaces inside the braces', () => {
