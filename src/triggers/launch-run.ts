@@ -8,6 +8,7 @@ import { uuidv7 } from '../runs/ids.ts';
 import type { RunWriter } from '../runs/run-writer.ts';
 import type { StartRunParams } from '../runs/start-run.ts';
 import type { Attribution, TriggerInfo } from '../runs/types.ts';
+import type { CompiledWorkflow } from '../workflows/graph.ts';
 
 export interface LaunchParams {
   organizationId: string;
@@ -72,42 +73,7 @@ export class RunLauncher {
       attribution: params.attribution,
       lease: runNow ? { owner: worker.owner, seconds: this.deps.leaseSeconds } : undefined,
     };
-    if (runNow && workflow.pure) {
-      // Every step is pure: run it all now, in memory, and record the finished run, its trigger and
-      // its steps in one statement. A crash before that commit leaves nothing to redo.
-      const runId = uuidv7();
-      const memory = new MemoryCheckpoints();
-      const started = Date.now();
-      const outcome = await executeRun(
-        { ...this.deps.execute, writer: memory },
-        {
-          lease: { runId, organizationId: params.organizationId, epoch: 0 },
-          workflow,
-          startedAt: new Date(started),
-          settled: new Map([
-            [workflow.trigger.id, { status: 'success', output: params.triggerOutput ?? null }],
-          ]),
-          cancelSignal: new AbortController().signal,
-        },
-      );
-      const final = memory.final;
-      if (final && outcome.status !== 'lost') {
-        const recorded = await writer.start({
-          ...start,
-          runId,
-          finished: {
-            status: final.status,
-            outputJson: final.outputJson,
-            errorCode: final.errorCode ?? null,
-            errorMessage: final.errorMessage ?? null,
-            durationMs: Date.now() - started,
-            steps: memory.steps,
-          },
-        });
-        if (recorded.created) worker.announce({ runId, ...outcome });
-        return { runId: recorded.runId, created: recorded.created };
-      }
-    }
+    if (runNow && workflow.pure) return this.launchPure(start, workflow, params.triggerOutput);
     const started = await writer.start(start);
     if (started.created && started.lease) {
       worker.runLeased(started.lease, workflow, params.triggerOutput ?? null);
@@ -115,6 +81,49 @@ export class RunLauncher {
       worker.wake();
     }
     return { runId: started.runId, created: started.created };
+  }
+
+  /**
+   * Every step is pure: run it all now, in memory, and record the finished run, its trigger and its
+   * steps in one statement. A crash before that commit leaves nothing to redo (docs/engine.md).
+   */
+  private async launchPure(
+    start: StartRunParams,
+    workflow: CompiledWorkflow,
+    triggerOutput: unknown,
+  ): Promise<{ runId: string; created: boolean }> {
+    const runId = uuidv7();
+    const memory = new MemoryCheckpoints();
+    const startedAt = new Date();
+    const outcome = await executeRun(
+      { ...this.deps.execute, writer: memory },
+      {
+        lease: { runId, organizationId: start.organizationId, epoch: 0 },
+        workflow,
+        startedAt,
+        settled: new Map([
+          [workflow.trigger.id, { status: 'success', output: triggerOutput ?? null }],
+        ]),
+        cancelSignal: new AbortController().signal,
+      },
+    );
+    const final = memory.final;
+    if (!final || outcome.status === 'lost')
+      throw new Error('launchPure: a pure run did not finish');
+    const recorded = await this.deps.writer.start({
+      ...start,
+      runId,
+      finished: {
+        status: final.status,
+        outputJson: final.outputJson,
+        errorCode: final.errorCode ?? null,
+        errorMessage: final.errorMessage ?? null,
+        durationMs: Date.now() - startedAt.getTime(),
+        steps: memory.steps,
+      },
+    });
+    if (recorded.created) this.deps.worker.announce({ runId, ...outcome });
+    return { runId: recorded.runId, created: recorded.created };
   }
 
   /**
