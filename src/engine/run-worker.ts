@@ -179,6 +179,12 @@ export class RunWorker {
         context.workflowVersion,
       );
       const committed = await loadCommittedSteps(pool, lease);
+      // A run that never got past its trigger, whose workflow was disabled or deleted while it
+      // waited, is skipped; a run already under way finishes what it started.
+      if (!context.workflowActive && committed.length <= 1) {
+        await this.skip(lease, 'The workflow was disabled or deleted before this run started');
+        return;
+      }
       const settled = new Map(committed.map((s) => [s.nodeId, s]));
       // The trigger's output is the run's input (stored once, on the run row).
       settled.set(workflow.trigger.id, {
@@ -205,6 +211,17 @@ export class RunWorker {
         error: { code: 'RUN_START_FAILED', message },
       });
     }
+  }
+
+  private async skip(lease: RunLease, message: string): Promise<void> {
+    const error = { code: 'WORKFLOW_DISABLED', message };
+    const done = await this.options.writer.finalize(lease, {
+      status: 'skipped',
+      outputJson: null,
+      errorCode: error.code,
+      errorMessage: error.message,
+    });
+    if (done) this.announce({ runId: lease.runId, status: 'skipped', output: null, error });
   }
 
   private execute(

@@ -74,6 +74,8 @@ export interface ClaimedRunContext {
   input: unknown;
   startedAt: Date;
   cancelRequested: boolean;
+  /** The workflow is enabled and not deleted now (a queued run of a disabled one is skipped). */
+  workflowActive: boolean;
 }
 
 /** What a worker needs to execute a claimed run, read under its organization. */
@@ -88,11 +90,15 @@ export async function loadRunContext(
     input: unknown;
     started_at: Date;
     cancel_requested: boolean;
+    workflow_active: boolean;
   }>({
     name: 'vigil_load_run_context',
-    text: `select workflow_id, workflow_version, trigger_type, input, started_at,
-                  cancel_requested_at is not null as cancel_requested
-           from workflow_executions where id = $1 and organization_id = $2`,
+    text: `select e.workflow_id, e.workflow_version, e.trigger_type, e.input, e.started_at,
+                  e.cancel_requested_at is not null as cancel_requested,
+                  w.enabled and w.deleted_at is null as workflow_active
+           from workflow_executions e
+           join workflows w on w.id = e.workflow_id and w.organization_id = e.organization_id
+           where e.id = $1 and e.organization_id = $2`,
     values: [lease.runId, lease.organizationId],
   });
   const row = result.rows[0];
@@ -104,5 +110,6 @@ export async function loadRunContext(
     input: row.input,
     startedAt: row.started_at,
     cancelRequested: row.cancel_requested,
+    workflowActive: row.workflow_active,
   };
 }

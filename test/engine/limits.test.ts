@@ -101,3 +101,21 @@ describe('run limits and the queue', () => {
     expect(rows.rows[0].n).toBe(1);
   });
 });
+
+describe('a queued run of a workflow disabled while it waited', () => {
+  it('is skipped, with the reason, and never runs a step', async () => {
+    const slow = await workflow('/slow');
+    const later = await workflow('/second');
+    const hitsBefore = target.hits('/second');
+    await vigil.api('POST', `/api/workflows/${slow}/runs`, { input: {} });
+    const queued = await vigil.api('POST', `/api/workflows/${later}/runs`, { input: {} });
+    expect((await vigil.api('GET', `/api/runs/${queued.body.runId}`)).body.status).toBe('queued');
+    expect((await vigil.api('PUT', `/api/workflows/${later}`, { enabled: false })).status).toBe(
+      200,
+    );
+    const run = await waitForRun(vigil, queued.body.runId);
+    expect(run).toMatchObject({ status: 'skipped', error: { code: 'WORKFLOW_DISABLED' } });
+    expect(run.steps.map((s: { nodeId: string }) => s.nodeId)).toEqual(['start']);
+    expect(target.hits('/second')).toBe(hitsBefore);
+  });
+});
