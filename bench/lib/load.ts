@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { RawHttpConnection } from './raw-http.ts';
 
 export interface LoadResult {
   clients: number;
@@ -30,15 +30,16 @@ export interface LoadOptions {
 }
 
 /**
- * A closed-loop load: `clients` connections, each sending its next request when the previous one
- * answered, for `durationMs`. Latency is measured per request from send to full body.
+ * A closed-loop load: `clients` keep-alive connections, each sending its next request when the previous
+ * one answered, for `durationMs`. Latency is measured per request from send to full body.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const url = new URL(options.origin);
   if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') {
     throw new Error(`load tests talk to 127.0.0.1 only, not ${url.hostname}`);
   }
-  const pool = new Pool(options.origin, { connections: options.clients, pipelining: 1 });
+  const host = url.host;
+  const port = Number(url.port || 80);
   const latencies: number[] = [];
   const failureSamples: string[] = [];
   let failures = 0;
@@ -48,31 +49,28 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const deadline = started + options.durationMs;
 
   async function client(): Promise<void> {
+    let connection = await RawHttpConnection.open(url.hostname, port);
     while (performance.now() < deadline && sent < maxRequests) {
       const sequence = sent++;
       const body = typeof options.body === 'string' ? options.body : options.body(sequence);
       const t0 = performance.now();
       try {
-        const response = await pool.request({
-          method: 'POST',
-          path: options.path,
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        const text = await response.body.text();
-        const problem = options.check?.(response.statusCode, text);
+        const response = await connection.post(host, options.path, body);
+        const problem = options.check?.(response.status, response.body);
         if (problem) throw new Error(problem);
         latencies.push(performance.now() - t0);
       } catch (error) {
         failures++;
         if (failureSamples.length < 5) failureSamples.push((error as Error).message);
+        connection.close();
+        connection = await RawHttpConnection.open(url.hostname, port);
       }
     }
+    connection.close();
   }
 
   await Promise.all(Array.from({ length: options.clients }, client));
   const durationMs = performance.now() - started;
-  await pool.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
