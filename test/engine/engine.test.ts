@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cancelRun } from '../../src/runs/cancel-run.ts';
 import { startHttpTarget } from '../support/http-target.ts';
 import { definition, startTestVigil, type TestVigil, waitForRun } from '../support/vigil.ts';
 
@@ -354,6 +355,34 @@ describe('the engine', () => {
     const again = await vigil.api('POST', `/api/runs/${started.body.runId}/cancel`);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('RUN_ALREADY_FINISHED');
+  });
+
+  it('stops at the next step boundary when the cancel comes from another process', async () => {
+    const id = await createWorkflow(
+      definition(
+        [
+          { id: 'start', type: 'manual' },
+          { id: 'wait', type: 'http-request', config: { url: `${target.url}/slow` } },
+          { id: 'after', type: 'http-request', config: { url: `${target.url}/count` } },
+        ],
+        [
+          ['start', 'wait'],
+          ['wait', 'after'],
+        ],
+      ),
+    );
+    const before = target.hits('/count');
+    const started = await vigil.api('POST', `/api/workflows/${id}/runs`, { input: {} });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Straight to the database, as a process other than the worker's would: the worker learns of it
+    // only from the answer to its next step commit.
+    expect(await cancelRun(vigil.pool, vigil.organizationId, started.body.runId)).toBe(
+      'cancelling',
+    );
+    const result = await waitForRun(vigil, started.body.runId);
+    expect(result.status).toBe('cancelled');
+    expect(result.steps.map((s: { nodeId: string }) => s.nodeId)).toEqual(['start', 'wait']);
+    expect(target.hits('/count')).toBe(before);
   });
 
   it('sends the http-request body as JSON and reads a JSON answer', async () => {
