@@ -131,8 +131,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
           summary: 'Start a run',
           requestBody: body(startRunBody),
           responses: {
-            '202': ok('{ runId }: queued or running'),
-            '200': ok('the finished run, when it finished within ?wait'),
+            '202': ok('{ runId }: queued or running; with ?wait, the run itself, still running'),
+            '200': ok('with ?wait: the run itself (and its steps), finished within the wait'),
             ...errors,
           },
         },

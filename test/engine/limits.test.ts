@@ -119,3 +119,15 @@ describe('a queued run of a workflow disabled while it waited', () => {
     expect(target.hits('/second')).toBe(hitsBefore);
   });
 });
+
+describe('?wait that ends before the run does', () => {
+  it('answers 202 with the run itself, still running', async () => {
+    const slow = await workflow('/slow');
+    const response = await vigil.api('POST', `/api/workflows/${slow}/runs?wait=0.2`, { input: {} });
+    expect(response.status).toBe(202);
+    expect(response.body).toMatchObject({ status: 'running', workflowId: slow });
+    expect(response.body.runId).toBe(response.body.id);
+    expect(response.body.steps.map((s: { nodeId: string }) => s.nodeId)).toEqual(['start']);
+    await waitForRun(vigil, response.body.runId);
+  });
+});

@@ -141,8 +141,10 @@ export function registerWorkflowRoutes(app: FastifyInstance, context: ApiContext
         attribution: { apiKeyId: principal.apiKeyId, clientIp: request.ip },
       });
       if (wait > 0) {
+        // With ?wait the answer is the run itself: 200 once it finished, 202 while it still runs.
         const done = await context.launcher.wait(principal.organizationId, runId, wait * 1000);
-        if (done) return reply.code(200).send(await getRun(pool, principal.organizationId, runId));
+        const run = await getRun(pool, principal.organizationId, runId);
+        return reply.code(done ? 200 : 202).send({ runId, ...run });
       }
       return reply.code(202).send({ runId });
     },
