@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { Batcher } from './batcher.ts';
 import { type FinalizeItem, type FinalizeParams, finalizeRuns } from './finalize-run.ts';
+import { uuidv7 } from './ids.ts';
 import { type RecordStepsResult, recordStepsBatch, type StepBatchItem } from './record-steps.ts';
 import { insertRuns, type StartRunParams, type StartRunResult } from './start-run.ts';
 import { stepBytes } from './step-rows.ts';
@@ -45,8 +46,9 @@ export class RunWriter {
     });
   }
 
+  /** The id is fixed before the first attempt, so a retried statement finds its own run. */
   start(params: StartRunParams): Promise<StartRunResult> {
-    return this.starts.submit(params);
+    return this.starts.submit({ ...params, runId: params.runId ?? uuidv7() });
   }
 
   recordSteps(lease: RunLease, steps: readonly StepRecord[]): Promise<RecordStepsResult> {

@@ -69,7 +69,9 @@ const INSERT_RUNS = `
       case when lease_owner is null then 0 else 1 end
     from input
     order by ord
-    on conflict (organization_id, dispatch_key) do nothing
+    -- A dispatch key already used, or this very run already written by an earlier attempt of this
+    -- statement whose answer was lost: nothing is inserted twice.
+    on conflict do nothing
     returning id, organization_id, status
   ), trigger_step as (
     insert into workflow_execution_logs (
@@ -88,8 +90,11 @@ const INSERT_RUNS = `
   select run.id, case when run.status = 'queued' then pg_notify('${RUNS_CHANNEL}', '') end
   from run`;
 
-const FIND_BY_DISPATCH_KEY = `
-  select id from workflow_executions where organization_id = $1 and dispatch_key = $2`;
+const FIND_EXISTING = `
+  select id from workflow_executions
+  where organization_id = $1 and (id = $2 or ($3::text is not null and dispatch_key = $3))
+  order by id = $2 desc
+  limit 1`;
 
 /** The JSON the batch statement reads; the trigger output is spliced in as already serialised. */
 function rowJson(params: StartRunParams, id: string, ord: number): string {
@@ -152,27 +157,28 @@ export async function insertRuns(
     text: INSERT_RUNS,
     values: [json, `[${steps.join(',')}]`],
   });
-  const created = new Set(result.rows.map((row) => row.id));
+  const inserted = new Set(result.rows.map((row) => row.id));
   return Promise.all(
     runs.map(async (params, index): Promise<StartRunResult> => {
       const runId = ids[index] as string;
-      if (created.has(runId)) {
-        return params.lease && !params.finished
+      const ours: StartRunResult =
+        params.lease && !params.finished
           ? {
               created: true,
               runId,
               lease: { runId, organizationId: params.organizationId, epoch: 1 },
             }
           : { created: true, runId };
-      }
-      const existing = await db.query<{ id: string }>(FIND_BY_DISPATCH_KEY, [
+      if (inserted.has(runId)) return ours;
+      const existing = await db.query<{ id: string }>(FIND_EXISTING, [
         params.organizationId,
-        params.dispatchKey,
+        runId,
+        params.dispatchKey ?? null,
       ]);
       const id = existing.rows[0]?.id;
-      if (!id)
-        throw new Error('insertRuns: a run was not inserted and no run has its dispatch key');
-      return { created: false, runId: id };
+      if (!id) throw new Error('insertRuns: a run was neither inserted nor found');
+      // Our own id: an earlier attempt committed it. Another id: the dispatch key's first run.
+      return id === runId ? ours : { created: false, runId: id };
     }),
   );
 }

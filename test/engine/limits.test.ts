@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uuidv7 } from '../../src/runs/ids.ts';
 import { startRun } from '../../src/runs/start-run.ts';
 import { startHttpTarget } from '../support/http-target.ts';
 import { definition, startTestVigil, type TestVigil, waitForRun } from '../support/vigil.ts';
@@ -97,6 +98,30 @@ describe('run limits and the queue', () => {
     const rows = await vigil.pool.query(
       'select count(*)::int as n from workflow_executions where dispatch_key = $1',
       [params.dispatchKey],
+    );
+    expect(rows.rows[0].n).toBe(1);
+  });
+});
+
+describe('a start statement retried after its answer was lost', () => {
+  it('finds the run its first attempt wrote instead of writing a second one', async () => {
+    const id = await workflow('/second');
+    const params = {
+      runId: uuidv7(),
+      organizationId: vigil.organizationId,
+      workflowId: id,
+      workflowVersion: 1,
+      trigger: { type: 'webhook', source: 'test' },
+      triggerNode: { id: 'start', type: 'manual' },
+      triggerOutputJson: '{"n":1}',
+    };
+    const first = await startRun(vigil.pool, params);
+    const again = await startRun(vigil.pool, params);
+    expect(first).toEqual({ created: true, runId: params.runId });
+    expect(again).toEqual(first);
+    const rows = await vigil.pool.query(
+      'select count(*)::int as n from workflow_execution_logs where execution_id = $1',
+      [params.runId],
     );
     expect(rows.rows[0].n).toBe(1);
   });
