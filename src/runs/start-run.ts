@@ -69,9 +69,9 @@ const INSERT_RUNS = `
       case when lease_owner is null then 0 else 1 end
     from input
     order by ord
-    -- A dispatch key already used, or this very run already written by an earlier attempt of this
-    -- statement whose answer was lost: nothing is inserted twice.
-    on conflict do nothing
+    -- A dispatch key already used: the trigger already fired. (A run id already used means an
+    -- earlier attempt of this statement committed: see insertRuns.)
+    on conflict (organization_id, dispatch_key) do nothing
     returning id, organization_id, status
   ), trigger_step as (
     insert into workflow_execution_logs (
@@ -152,12 +152,22 @@ export async function insertRuns(
         : '',
     )
     .filter(Boolean);
-  const result = await db.query<{ id: string }>({
-    name: 'vigil_insert_runs',
-    text: INSERT_RUNS,
-    values: [json, `[${steps.join(',')}]`],
-  });
-  const inserted = new Set(result.rows.map((row) => row.id));
+  let inserted: Set<string>;
+  try {
+    const result = await db.query<{ id: string }>({
+      name: 'vigil_insert_runs',
+      text: INSERT_RUNS,
+      values: [json, `[${steps.join(',')}]`],
+    });
+    inserted = new Set(result.rows.map((row) => row.id));
+  } catch (error) {
+    // One run whose id exists: an earlier attempt committed it and its answer was lost. A batch
+    // fails whole and the batcher retries its runs one by one, each landing here.
+    const pgError = error as { code?: string; constraint?: string };
+    const retried = pgError.code === '23505' && pgError.constraint === 'workflow_executions_pkey';
+    if (!retried || runs.length > 1) throw error;
+    inserted = new Set();
+  }
   return Promise.all(
     runs.map(async (params, index): Promise<StartRunResult> => {
       const runId = ids[index] as string;
