@@ -97,19 +97,22 @@ export async function executeRun(deps: ExecuteRunDeps, run: RunToExecute): Promi
   let pending: StepRecord[] = [];
   let stop: Stop | undefined;
 
-  const deadlineMs = run.startedAt.getTime() + deps.runTimeoutMs - Date.now();
-  const runAbort = new AbortController();
-  const deadline = setTimeout(
-    () => {
-      stop ??= {
-        status: 'error',
-        code: 'RUN_TIMEOUT',
-        message: `The run took longer than its ${Math.round(deps.runTimeoutMs / 1000)} s limit`,
-      };
-      runAbort.abort();
-    },
-    Math.max(0, deadlineMs),
-  );
+  // A pure workflow computes in memory and cannot outlast its time limit: no timer to arm for it.
+  const runAbort = workflow.pure ? undefined : new AbortController();
+  const deadline =
+    runAbort &&
+    setTimeout(
+      () => {
+        stop ??= {
+          status: 'error',
+          code: 'RUN_TIMEOUT',
+          message: `The run took longer than its ${Math.round(deps.runTimeoutMs / 1000)} s limit`,
+        };
+        runAbort.abort();
+      },
+      Math.max(0, run.startedAt.getTime() + deps.runTimeoutMs - Date.now()),
+    );
+  const runSignal = runAbort?.signal ?? NEVER_ABORTED;
   const onCancel = () => {
     stop ??= cancelled();
   };
@@ -131,7 +134,7 @@ export async function executeRun(deps: ExecuteRunDeps, run: RunToExecute): Promi
       for (const node of ready) {
         running.set(
           node.id,
-          runStep(deps, log, run, node, scope, runAbort.signal, () => stop),
+          runStep(deps, log, run, node, scope, runSignal, () => stop),
         );
       }
       if (running.size === 0) break;
@@ -176,6 +179,9 @@ export async function executeRun(deps: ExecuteRunDeps, run: RunToExecute): Promi
     run.cancelSignal.removeEventListener('abort', onCancel);
   }
 }
+
+/** A signal that never fires, shared: for runs with nothing to cancel or time out. */
+export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 function cancelled(): Stop {
   return { status: 'cancelled', code: 'RUN_CANCELLED', message: 'The run was cancelled' };

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { executeRun, MemoryCheckpoints } from '../engine/execute-run.ts';
+import { executeRun, MemoryCheckpoints, NEVER_ABORTED } from '../engine/execute-run.ts';
 import { sleep } from '../engine/retry.ts';
 import type { RunFinished, RunWorker } from '../engine/run-worker.ts';
 import type { WorkflowCache } from '../engine/workflow-cache.ts';
@@ -104,7 +104,7 @@ export class RunLauncher {
         settled: new Map([
           [workflow.trigger.id, { status: 'success', output: triggerOutput ?? null }],
         ]),
-        cancelSignal: new AbortController().signal,
+        cancelSignal: NEVER_ABORTED,
       },
     );
     const final = memory.final;
