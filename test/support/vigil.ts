@@ -33,7 +33,10 @@ export interface TestVigil {
  * A whole Vigil (HTTP API, webhooks, worker) in the test process, on a database of its own, listening
  * on 127.0.0.1 with a real socket.
  */
-export async function startTestVigil(env: Record<string, string> = {}): Promise<TestVigil> {
+export async function startTestVigil(
+  env: Record<string, string> = {},
+  options: { pollIntervalMs?: number } = {},
+): Promise<TestVigil> {
   const db = await createTestDatabase();
   const config: Config = loadConfig({ DATABASE_URL: db.url, VIGIL_PORT: '0', ...env });
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
@@ -43,7 +46,7 @@ export async function startTestVigil(env: Record<string, string> = {}): Promise<
     pool,
     databaseUrl: db.url,
     logger,
-    pollIntervalMs: 200,
+    pollIntervalMs: options.pollIntervalMs ?? 200,
   });
   const server = await buildServer({
     logger,
