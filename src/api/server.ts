@@ -42,8 +42,10 @@ export async function buildServer(deps: ServerDependencies): Promise<FastifyInst
     },
     bodyLimit: deps.api?.maxPayloadBytes ?? 1024 * 1024,
   });
-  app.addHook('onSend', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   // JSON bodies under any JSON media type (application/cloudevents+json, ...), parsed as JSON is.
   app.addContentTypeParser(
