@@ -5,7 +5,8 @@ import type { FinalizeParams } from '../runs/finalize-run.ts';
 import type { RecordStepsResult } from '../runs/record-steps.ts';
 import type { FinalRunStatus, RunLease, StepRecord } from '../runs/types.ts';
 import type { CompiledNode, CompiledWorkflow } from '../workflows/graph.ts';
-import { resolveTemplates, type TemplateScope } from '../workflows/templates.ts';
+import type { TemplateScope } from '../workflows/references.ts';
+import { resolveTemplates } from '../workflows/templates.ts';
 import { backoffDelayMs, isRetryable, sleep } from './retry.ts';
 
 /** Where an execution commits its checkpoints and its end: the RunWriter, or memory (pure runs). */

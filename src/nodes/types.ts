@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { CodeSandbox } from '../engine/sandbox/code-sandbox.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { TemplateScope } from '../workflows/templates.ts';
+import type { TemplateScope } from '../workflows/references.ts';
 
 /**
  * A node type of the catalog: what its config looks like (zod, exported as JSON Schema for the editor and

@@ -42,7 +42,7 @@ import {
   type TemplateReference,
   type TemplateScope,
   valueToText,
-} from './templates.ts';
+} from './references.ts';
 
 /** Longest expression accepted, in UTF-16 code units. */
 export const MAX_EXPRESSION_LENGTH = 4_096;

@@ -4,7 +4,8 @@ import { getNodeDefinition } from '../nodes/catalog.ts';
 import { definitionSchema, type WorkflowDefinition } from './definition.ts';
 import { expressionReferences, parseExpression } from './expression.ts';
 import { adjacency, descendants, nodesInCycles } from './graph.ts';
-import { collectReferences, type TemplateReference, TRIGGER_ROOT } from './templates.ts';
+import { type TemplateReference, TRIGGER_ROOT } from './references.ts';
+import { collectReferences } from './templates.ts';
 
 /**
  * One problem of a definition: a stable code, where it is (node id and field, as a JSON pointer into the

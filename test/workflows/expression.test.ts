@@ -7,7 +7,7 @@ import {
   MAX_EXPRESSION_LENGTH,
   parseExpression,
 } from '../../src/workflows/expression.ts';
-import type { TemplateScope } from '../../src/workflows/templates.ts';
+import type { TemplateScope } from '../../src/workflows/references.ts';
 import { thrown } from '../support/errors.ts';
 
 const scope: TemplateScope = {

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { lookupReference, type TemplateScope } from '../../src/workflows/references.ts';
 import {
   collectReferences,
-  lookupReference,
   parseTemplateString,
   resolveTemplates,
-  type TemplateScope,
 } from '../../src/workflows/templates.ts';
 import { thrown } from '../support/errors.ts';
 
