@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { evaluateCondition, evaluateExpression } from '../../src/workflows/evaluate-expression.ts';
 import {
-  evaluateCondition,
-  evaluateExpression,
   expressionReferences,
   MAX_EXPRESSION_DEPTH,
   MAX_EXPRESSION_LENGTH,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { evaluateCondition } from '../../workflows/expression.ts';
+import { evaluateCondition } from '../../workflows/evaluate-expression.ts';
 import type { NodeDefinition } from '../types.ts';
 
 const configSchema = z
