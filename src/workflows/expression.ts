@@ -1,7 +1,8 @@
 /**
  * The boolean expression of the `condition` step: `trigger.body.amount > 100 && check.output.ok`.
  *
- * A hand-written tokenizer and recursive-descent parser produce an AST; `evaluate-expression.ts` walks it.
+ * A hand-written tokenizer and recursive-descent parser produce an AST, which
+ * `evaluate-expression.ts` walks.
  * Nothing is ever handed to a JavaScript engine, and there are no function calls, so an expression
  * can only read the scope and compute a value.
  *
