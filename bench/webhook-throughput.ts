@@ -1,7 +1,8 @@
 /**
- * Webhook -> transform -> finished run (and webhook -> code, the general path), on one `vigil start` process with its embedded PostgreSQL
- * (fsync and synchronous_commit on: the defaults). Prints sustained finished runs per second, p50/p99 of
- * `?wait` calls at 10 and 50 concurrent clients, commits per run, and CPU seconds per process group.
+ * Webhook -> transform -> finished run (and webhook -> code, the general path), on one
+ * `vigil start` process with its embedded PostgreSQL (fsync and synchronous_commit on: the
+ * defaults). Prints sustained finished runs per second, p50/p99 of `?wait` calls at 10 and 50
+ * concurrent clients, commits per run, and CPU seconds per process group.
  *
  *   npm run bench                      # Vigil only
  *   npm run bench -- --n8n             # and n8n 1.94 on the same workflow shape, in the same run
