@@ -78,18 +78,22 @@ function readUserIds(user: string): { uid: number; gid: number } | undefined {
   return { uid: Number(uid.stdout.toString()), gid: Number(gid.stdout.toString()) };
 }
 
-/** Every folder above the data directory must be enterable by the user PostgreSQL runs as. */
+/**
+ * Every folder above the data directory must be enterable by the user PostgreSQL runs as. Checked from
+ * the top down, so the message names the folder that blocks the way (say /root), not one below it.
+ */
 function assertTraversable(dir: string, ids: { uid: number; gid: number }): void {
-  let current = dir;
-  const root = parse(current).root;
-  while (current !== root) {
-    current = dirname(current);
-    const probe = spawnSync('test', ['-x', current], { uid: ids.uid, gid: ids.gid });
+  const ancestors: string[] = [];
+  for (let current = dirname(dir); current !== parse(current).root; current = dirname(current)) {
+    ancestors.unshift(current);
+  }
+  for (const folder of ancestors) {
+    const probe = spawnSync('test', ['-x', folder], { uid: ids.uid, gid: ids.gid });
     if (probe.status !== 0) {
       throw new VigilError(
         'EMBEDDED_POSTGRES_PERMISSIONS',
-        `Running as root, the embedded PostgreSQL runs as user "postgres", which cannot enter ${current}; ` +
-          `set VIGIL_HOME to a folder it can reach (for example /var/lib/vigil) or set DATABASE_URL`,
+        `Running as root, the embedded PostgreSQL runs as user "postgres", which cannot enter ${folder}; ` +
+          'set VIGIL_HOME to a folder it can reach (for example /var/lib/vigil) or set DATABASE_URL',
       );
     }
   }

@@ -1,3 +1,6 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runVigil } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -80,6 +83,26 @@ describe('vigil command', () => {
       await db.drop();
     }
   });
+
+  it.runIf(process.getuid?.() === 0)(
+    'as root, names the folder the postgres user cannot enter, in one line',
+    async () => {
+      const locked = await mkdtemp(join(tmpdir(), 'vigil-locked-'));
+      await chmod(locked, 0o700);
+      try {
+        const home = join(locked, 'inner', '.vigil');
+        const result = await runVigil(['start'], { VIGIL_HOME: home, VIGIL_PORT: '0' });
+        expect(result.code).toBe(1);
+        expect(result.stderr).toBe(
+          `vigil: Running as root, the embedded PostgreSQL runs as user "postgres", which cannot ` +
+            `enter ${locked}; set VIGIL_HOME to a folder it can reach (for example /var/lib/vigil) ` +
+            'or set DATABASE_URL\n',
+        );
+      } finally {
+        await rm(locked, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('uses the shared test server', () => {
     expect(inject('adminUrl')).toMatch(/^postgres/);
