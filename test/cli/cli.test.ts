@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runVigil } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -103,8 +103,4 @@ describe('vigil command', () => {
       }
     },
   );
-
-  it('uses the shared test server', () => {
-    expect(inject('adminUrl')).toMatch(/^postgres/);
-  });
 });
