@@ -39,6 +39,27 @@ async function run(workflowId: string, input: unknown, wait = 10) {
   return started.status === 200 ? started.body : waitForRun(vigil, started.body.runId);
 }
 
+/** start -> a 2 s call -> a counted call; started, and 300 ms into its first step. */
+async function startSlowTwoStepRun() {
+  const id = await createWorkflow(
+    definition(
+      [
+        { id: 'start', type: 'manual' },
+        { id: 'wait', type: 'http-request', config: { url: `${target.url}/slow` } },
+        { id: 'after', type: 'http-request', config: { url: `${target.url}/count` } },
+      ],
+      [
+        ['start', 'wait'],
+        ['wait', 'after'],
+      ],
+    ),
+  );
+  const before = target.hits('/count');
+  const started = await vigil.api('POST', `/api/workflows/${id}/runs`, { input: {} });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return { before, started };
+}
+
 describe('the engine', () => {
   it('resolves templates, keeping the type of a single reference', async () => {
     const id = await createWorkflow(
@@ -328,22 +349,7 @@ describe('the engine', () => {
   });
 
   it('cancels a running run at the next step boundary', async () => {
-    const id = await createWorkflow(
-      definition(
-        [
-          { id: 'start', type: 'manual' },
-          { id: 'wait', type: 'http-request', config: { url: `${target.url}/slow` } },
-          { id: 'after', type: 'http-request', config: { url: `${target.url}/count` } },
-        ],
-        [
-          ['start', 'wait'],
-          ['wait', 'after'],
-        ],
-      ),
-    );
-    const before = target.hits('/count');
-    const started = await vigil.api('POST', `/api/workflows/${id}/runs`, { input: {} });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { before, started } = await startSlowTwoStepRun();
     const cancel = await vigil.api('POST', `/api/runs/${started.body.runId}/cancel`);
     expect(cancel.status).toBe(202);
     expect(cancel.body.status).toBe('cancelling');
@@ -358,22 +364,7 @@ describe('the engine', () => {
   });
 
   it('stops at the next step boundary when the cancel comes from another process', async () => {
-    const id = await createWorkflow(
-      definition(
-        [
-          { id: 'start', type: 'manual' },
-          { id: 'wait', type: 'http-request', config: { url: `${target.url}/slow` } },
-          { id: 'after', type: 'http-request', config: { url: `${target.url}/count` } },
-        ],
-        [
-          ['start', 'wait'],
-          ['wait', 'after'],
-        ],
-      ),
-    );
-    const before = target.hits('/count');
-    const started = await vigil.api('POST', `/api/workflows/${id}/runs`, { input: {} });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { before, started } = await startSlowTwoStepRun();
     // Straight to the database, as a process other than the worker's would: the worker learns of it
     // only from the answer to its next step commit.
     expect(await cancelRun(vigil.pool, vigil.organizationId, started.body.runId)).toBe(
